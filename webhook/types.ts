@@ -1,0 +1,30 @@
+/** Shared webhook types: the gate/mode state that admission decisions depend on. */
+
+/**
+ * inject  — we inject our server + client (KubeVirt without working in-tree hooks).
+ * coexist — upstream hooks are active: inject only site hooks upstream lacks, chained after
+ *           upstream's client, or nothing if none are configured.
+ * off     — feature gate off: inject nothing.
+ */
+export type Mode = 'inject' | 'coexist' | 'off';
+
+export interface GateState {
+  mode: Mode;
+  /** Is LibvirtHooksServerAndClient in effect, per KubeVirt's own evaluation rules? */
+  gateEnabled: boolean;
+  /** status.observedKubeVirtVersion, e.g. "v1.7.2"; undefined when unknown. */
+  kubevirtVersion?: string;
+  /** Short human reason for the mode, logged once per change. */
+  reason: string;
+}
+
+/** Where the gate comes from: the KubeVirt CR (watched), or a static override. */
+export type GateSource = 'kubevirt' | 'always' | 'never';
+
+export interface GateProvider {
+  current(): GateState;
+  /** True once the first list has been processed (always true for static sources). */
+  synced(): boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
