@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<num
   mutate: () => import('./commands/mutate.js'),
   explain: () => import('./commands/explain.js'),
   demo: () => import('./commands/demo.js'),
+  healthcheck: () => import('./commands/healthcheck.js'),
   serve: () => import('./server/main.js'),
   webhook: () => import('../webhook/main.js'),
 };

@@ -1,0 +1,196 @@
+/**
+ * inject(pod, settings, context) → the JSON Patch that adds the hook server and client to one
+ * migration-target launcher pod (ARCHITECTURE.md §3). Pure and total: it never throws; a pod it
+ * cannot patch safely gives a skip or an error verdict, and the caller then allows it unchanged.
+ *
+ * The patch is built against the raw JSON (never a typed round-trip, which would drop fields such
+ * as a native sidecar's restartPolicy), only adds, creates missing maps/arrays first, and is
+ * applied locally and checked (verify-patch.ts) before it is returned.
+ */
+import type { Operation } from 'fast-json-patch';
+import { VERSION } from '../src/config.js';
+import {
+  BASE_NAME, BIN_SUBPATH, CLIENT_CONF_PATH, COMPUTE_CONTAINER, HOOKS_DIR, INJECTED_ANNOTATION, RUN_DIR,
+  RUN_SUBPATH, SOCKET_PATH, type InjectedMarker,
+} from './names.js';
+import { qosClass, type QosClass } from './qos.js';
+import type { InjectSettings } from './settings.js';
+import { verifyPatch } from './verify-patch.js';
+
+export interface InjectContext {
+  mode: 'inject' | 'coexist';
+  /** Hooks the injected server runs (already filtered for the mode; never empty). */
+  hooks: string[];
+  /** request.namespace: the pod's (target) namespace. */
+  namespace: string;
+}
+
+export type InjectResult =
+  | { kind: 'patch'; patch: Operation[]; qos: QosClass; volume: string; containers: string[] }
+  | { kind: 'skip'; reason: 'no-compute' | 'mount-conflict' }
+  | { kind: 'error'; reason: 'patch-invalid' | 'internal'; message: string };
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const asArray = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
+
+/** RFC 6901: `~` → `~0`, then `/` → `~1`. */
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** `base`, else `base-1`, `base-2`, … : the first name not in `taken` (deterministic). */
+export function freeName(base: string, taken: ReadonlySet<string>): string {
+  if (!taken.has(base)) return base;
+  for (let i = 1; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+}
+
+const SECURITY_CONTEXT = {
+  runAsUser: 107,
+  runAsGroup: 107,
+  runAsNonRoot: true,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+/** Requests == limits keeps a Guaranteed pod Guaranteed; adding any request to BestEffort would change it. */
+export function resourcesFor(qos: QosClass, s: InjectSettings): Json | undefined {
+  if (qos === 'Guaranteed') {
+    const q = { cpu: s.guaranteed.cpu, memory: s.guaranteed.memory };
+    return { requests: { ...q }, limits: { ...q } };
+  }
+  if (qos === 'Burstable') return { requests: { cpu: s.burstable.cpu, memory: s.burstable.memory } };
+  return undefined;
+}
+
+function serverArgs(s: InjectSettings, ctx: InjectContext): string[] {
+  return [
+    '--socket', SOCKET_PATH,
+    '--install-client', HOOKS_DIR,
+    '--client-conf', CLIENT_CONF_PATH,
+    '--on-error', s.onError,
+    '--timeout-ms', String(s.clientTimeoutMs),
+    '--hooks', ctx.hooks.join(','),
+  ];
+}
+
+function baseContainer(name: string, volume: string, s: InjectSettings, ctx: InjectContext, resources: Json | undefined): Json {
+  return {
+    name,
+    image: s.image,
+    imagePullPolicy: s.imagePullPolicy,
+    command: [s.imageCommand],
+    env: [
+      // Target namespace for the disk-namespace hook (decentralized migration); the server reads env.
+      { name: 'PREMIGRATION_HOOKS_TARGET_NAMESPACE', value: ctx.namespace },
+      { name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel },
+    ],
+    ...(resources ? { resources } : {}),
+    securityContext: structuredClone(SECURITY_CONTEXT),
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: [
+      // Same paths as in compute, so the socket path written into client.conf is valid there too.
+      { name: volume, mountPath: HOOKS_DIR, subPath: BIN_SUBPATH },
+      { name: volume, mountPath: RUN_DIR, subPath: RUN_SUBPATH },
+    ],
+  };
+}
+
+/**
+ * The startup probe proves the server answers on its socket (GET /healthz over the unix
+ * socket), not merely that a file exists. It runs our own CLI, which is in our image.
+ * Generous timeouts: with a 100m CPU limit a Node process starts in a few hundred ms.
+ */
+function startupProbe(s: InjectSettings): Json {
+  return {
+    exec: { command: [s.imageCommand, 'healthcheck', '--socket', SOCKET_PATH] },
+    periodSeconds: 1,
+    timeoutSeconds: 5,
+    failureThreshold: 120,
+  };
+}
+
+function containerNames(spec: Json): Set<string> {
+  const names = new Set<string>();
+  for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
+    for (const c of asArray(spec[key])) if (typeof c.name === 'string') names.add(c.name);
+  }
+  return names;
+}
+
+function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
+  const metadata = isObject(pod.metadata) ? pod.metadata : undefined;
+  const spec = isObject(pod.spec) ? pod.spec : undefined;
+  const containers = spec ? asArray(spec.containers) : [];
+  const computeIndex = containers.findIndex((c) => c.name === COMPUTE_CONTAINER);
+  // KubeVirt always puts compute first; anything else is not a pod we understand.
+  if (!spec || computeIndex !== 0) return { kind: 'skip', reason: 'no-compute' };
+  const compute = containers[0] as Json;
+  const computeMounts = asArray(compute.volumeMounts);
+  if (computeMounts.some((m) => m.mountPath === HOOKS_DIR || m.mountPath === RUN_DIR)) {
+    return { kind: 'skip', reason: 'mount-conflict' };
+  }
+
+  const qos = qosClass(spec);
+  const resources = resourcesFor(qos, s);
+  const volumeNames = new Set(asArray(spec.volumes).map((v) => String(v.name)));
+  const volume = freeName(BASE_NAME, volumeNames);
+  const taken = containerNames(spec);
+  const serverName = freeName(BASE_NAME, taken);
+
+  const ops: Operation[] = [];
+  const ensure = (path: string, present: boolean, empty: Json | unknown[]): void => {
+    if (!present) ops.push({ op: 'add', path, value: empty });
+  };
+
+  ensure('/metadata', metadata !== undefined, {});
+  ensure('/metadata/annotations', isObject(metadata?.annotations), {});
+  const marker: InjectedMarker = { version: VERSION, mode: ctx.mode, hooks: ctx.hooks, sidecar: s.sidecarMode };
+  ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: JSON.stringify(marker) });
+
+  ensure('/spec/volumes', Array.isArray(spec.volumes), []);
+  // emptyDir in memory: holds the ~1 MiB client, the config and the socket; never touches the node disk.
+  ops.push({ op: 'add', path: '/spec/volumes/-', value: { name: volume, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } } });
+
+  ensure('/spec/initContainers', Array.isArray(spec.initContainers), []);
+  const added = [serverName];
+  if (s.sidecarMode === 'native') {
+    // Native sidecar: started, and its startup probe passed, before compute starts, so the
+    // qemu.d entry exists before virtqemud scans the hook directory.
+    const server = { ...baseContainer(serverName, volume, s, ctx, resources), args: ['serve', ...serverArgs(s, ctx)] };
+    ops.push({ op: 'add', path: '/spec/initContainers/-', value: { ...server, restartPolicy: 'Always', startupProbe: startupProbe(s) } });
+  } else {
+    // Classic: an init container installs the client and config and exits (so the qemu.d entry
+    // exists before virtqemud starts), then a regular sidecar serves the socket.
+    const installName = freeName(`${BASE_NAME}-install`, new Set([...taken, serverName]));
+    added.push(installName);
+    const install = { ...baseContainer(installName, volume, s, ctx, resources), args: ['serve', '--install-only', ...serverArgs(s, ctx)] };
+    ops.push({ op: 'add', path: '/spec/initContainers/-', value: install });
+    const server = { ...baseContainer(serverName, volume, s, ctx, resources), args: ['serve', ...serverArgs(s, ctx)] };
+    ops.push({ op: 'add', path: '/spec/containers/-', value: { ...server, startupProbe: startupProbe(s) } });
+  }
+
+  ensure('/spec/containers/0/volumeMounts', Array.isArray(compute.volumeMounts), []);
+  ops.push(
+    { op: 'add', path: '/spec/containers/0/volumeMounts/-', value: { name: volume, mountPath: HOOKS_DIR, subPath: BIN_SUBPATH, readOnly: true } },
+    // Read-only is enough: connecting to a unix socket does not need a writable mount.
+    { op: 'add', path: '/spec/containers/0/volumeMounts/-', value: { name: volume, mountPath: RUN_DIR, subPath: RUN_SUBPATH, readOnly: true } },
+  );
+  return { kind: 'patch', patch: ops, qos, volume, containers: added };
+}
+
+/** Never throws: internal faults become { kind: 'error' }. */
+export function inject(pod: unknown, settings: InjectSettings, ctx: InjectContext): InjectResult {
+  try {
+    if (!isObject(pod)) return { kind: 'skip', reason: 'no-compute' };
+    const result = build(pod, settings, ctx);
+    if (result.kind !== 'patch') return result;
+    const problem = verifyPatch(pod, result.patch, { volume: result.volume, containers: result.containers });
+    return problem === undefined ? result : { kind: 'error', reason: 'patch-invalid', message: problem };
+  } catch (err) {
+    return { kind: 'error', reason: 'internal', message: err instanceof Error ? err.message : String(err) };
+  }
+}
