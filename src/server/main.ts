@@ -1,5 +1,173 @@
-// Placeholder until this command is implemented.
-export async function main(_argv: string[]): Promise<number> {
-  process.stderr.write('premigration-hooks: not implemented yet\n');
-  return 2;
+/**
+ * `premigration-hooks serve`: the in-pod hook server. Start-up order is the readiness contract:
+ * claim the socket path → install the client → write client.conf → read and cache the topology
+ * → warm up the chain → listen. A socket that answers at all therefore answers ready.
+ * Resolves (with 0) once SIGTERM/SIGINT has drained in-flight requests and removed the socket.
+ */
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PRODUCT, VERSION } from '../config.js';
+import { InputError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { runChain, type ChainOptions } from '../chain.js';
+import { hookNames, resolveHooks } from '../hooks/registry.js';
+import { parseCpuList } from '../topology/cpulist.js';
+import { readHostTopology } from '../topology/sysfs.js';
+import { createApp } from './app.js';
+import { installClient, writeClientConf } from './install.js';
+import { ServerMetrics } from './metrics.js';
+import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
+import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
+import { warmUp } from './warmup.js';
+
+const CLIENT_BINARY_IN_PACKAGE = 'hookclient/target/release/premigration-hooks-client';
+
+/** The package root (where package.json is), found from this module whether it runs from src/ or dist/src/. */
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+}
+
+function msSince(start: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - start) / 1e4) / 100;
+}
+
+/** Resolves with the signal name on the first SIGTERM or SIGINT. */
+function nextStopSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => void } {
+  let dispose = (): void => {};
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    const on = (sig: NodeJS.Signals): void => resolve(sig);
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+    dispose = () => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+    };
+  });
+  return { promise, dispose };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  let settings: ServerSettings;
+  try {
+    settings = parseServerSettings(argv, process.env, { clientBinary: path.join(packageRoot(), CLIENT_BINARY_IN_PACKAGE) });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    process.stderr.write(`${PRODUCT} serve: ${err.message}\n${usage()}`);
+    return 2;
+  }
+  const log = createLogger('hook-server', settings.logLevel);
+  // Registered before the (short) start-up, so a SIGTERM during it still stops us cleanly.
+  const stop = nextStopSignal();
+  try {
+    return await serve(settings, log, stop.promise);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.fatal({ err: { message } }, 'hook server failed to start');
+    return err instanceof InputError ? 2 : 1;
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
+  const started = process.hrtime.bigint();
+  // First, so that a second server never overwrites the running one's client or config.
+  if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
+
+  // An unknown --hooks name fails here, before anything is written.
+  const hooks = resolveHooks(settings.hooks).map((h) => h.name);
+
+  if (settings.installClient) {
+    const installed = await installClient(settings.clientBinary, settings.installClient);
+    log.info({ path: installed }, 'hook client installed');
+  }
+  await writeClientConf(settings.clientConf, {
+    socket: settings.clientSocket,
+    timeoutMs: settings.timeoutMs,
+    onError: settings.onError,
+  });
+
+  const host = readHostTopology(settings.sysfs);
+  if (host.online.length === 0) throw new Error(`no online CPUs found under ${settings.sysfs}/devices/system/cpu`);
+
+  const chainOpts: ChainOptions = { hooks, maxBytes: settings.maxBodyBytes };
+  const warm0 = process.hrtime.bigint();
+  const warm = warmUp(runChain, host, chainOpts);
+  log.info({ result: warm.status, durationMs: msSince(warm0) }, 'chain warmed up');
+
+  const metrics = new ServerMetrics({ defaults: true });
+  metrics.initHooks(hookNames());
+  let ready = false;
+  const app = createApp({
+    runChain,
+    host,
+    parseCpuset: parseCpuList,
+    hooks,
+    ...(settings.sourceNamespace !== undefined ? { sourceNamespace: settings.sourceNamespace } : {}),
+    ...(settings.targetNamespace !== undefined ? { targetNamespace: settings.targetNamespace } : {}),
+    logger: log,
+    metrics,
+    maxBodyBytes: settings.maxBodyBytes,
+    timeoutMs: settings.timeoutMs,
+    ready: () => ready,
+  });
+  const server = http.createServer(
+    {
+      // Backstops for what the app's own timer cannot see (a client stuck before its headers end).
+      headersTimeout: settings.timeoutMs,
+      requestTimeout: settings.timeoutMs * 2,
+      connectionsCheckingInterval: Math.min(1000, settings.timeoutMs),
+      keepAliveTimeout: 1000,
+    },
+    app,
+  );
+  const listening = await listenOnSocket(server, settings.socket);
+  ready = true;
+  log.info(
+    {
+      version: VERSION,
+      socket: settings.socket,
+      clientConf: settings.clientConf,
+      hooks,
+      cpus: host.online.length,
+      cells: host.cells.length,
+      onError: settings.onError,
+      timeoutMs: settings.timeoutMs,
+      startupMs: msSince(started),
+    },
+    'hook server ready',
+  );
+  server.on('error', (err) => log.error({ err: { message: err.message } }, 'server error'));
+
+  const signal = await stopSignal;
+  ready = false;
+  log.info({ signal }, 'stopping: draining in-flight requests');
+  await closeGracefully(server, settings.timeoutMs + 1000);
+  await releaseSocketPath(settings.socket, listening);
+  log.info({ signal }, 'hook server stopped');
+  return 0;
+}
+
+/** Stop accepting, let in-flight requests finish, cut whatever is still open after `graceMs`. */
+function closeGracefully(server: http.Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

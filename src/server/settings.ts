@@ -1,0 +1,166 @@
+/**
+ * `premigration-hooks serve` flags and PREMIGRATION_HOOKS_* environment → validated settings.
+ * Pure: argv, env and the built-in defaults in; settings or InputError out. A flag beats its
+ * environment variable.
+ */
+import path from 'node:path';
+import { parseList, parseOnError, parsePositiveInt, PRODUCT, type OnErrorPolicy } from '../config.js';
+import { InputError } from '../errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
+export const DEFAULT_TIMEOUT_MS = 2000;
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface ServerSettings {
+  /** Where the server listens (absolute). */
+  socket: string;
+  /** Root of sysfs (`<root>/devices/system/...`); a test points it at a fake tree. */
+  sysfs: string;
+  /** Hooks to run; undefined = the registry's default set. */
+  hooks?: string[];
+  /** Directory the client binary is copied into (the pod's `bin/`); undefined = no install. */
+  installClient?: string;
+  /** The client binary to install. */
+  clientBinary: string;
+  /** Where the client's config file is written. */
+  clientConf: string;
+  /** Socket path as the client sees it (compute may mount the directory elsewhere). */
+  clientSocket: string;
+  onError: OnErrorPolicy;
+  /** The client's overall deadline, and the server's per-request timeout. */
+  timeoutMs: number;
+  maxBodyBytes: number;
+  sourceNamespace?: string;
+  targetNamespace?: string;
+  logLevel: LogLevel;
+}
+
+export interface SettingsDefaults {
+  /** The client binary shipped with this package. */
+  clientBinary: string;
+}
+
+interface FlagSpec {
+  env: string;
+  help: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  socket: { env: 'SOCKET', help: 'unix socket to listen on (required)' },
+  sysfs: { env: 'SYSFS', help: 'sysfs root for the node topology (default /sys)' },
+  hooks: { env: 'HOOKS', help: 'comma-separated hooks to run (default: all default-enabled hooks)' },
+  'install-client': { env: 'INSTALL_CLIENT', help: 'copy the hook client into this directory, mode 0755' },
+  'client-binary': { env: 'CLIENT_BINARY', help: 'the hook client binary to install (default: the one in this package)' },
+  'client-conf': { env: 'CLIENT_CONF', help: 'where to write the client config (default <socket dir>/client.conf)' },
+  'client-socket': { env: 'CLIENT_SOCKET', help: 'socket path written into the client config (default --socket)' },
+  'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the client does when no answer comes (default pass)' },
+  'timeout-ms': { env: 'TIMEOUT_MS', help: `client deadline and per-request timeout (default ${DEFAULT_TIMEOUT_MS})` },
+  'max-body-bytes': { env: 'MAX_BODY_BYTES', help: `largest domain XML accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})` },
+  'source-namespace': { env: 'SOURCE_NAMESPACE', help: 'namespace of the migration source (cross-namespace migrations)' },
+  'target-namespace': { env: 'TARGET_NAMESPACE', help: 'namespace of this target pod (cross-namespace migrations)' },
+  'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
+};
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(
+    ([name, spec]) => `  --${name} <value>`.padEnd(28) + `${spec.help}  [$${ENV_PREFIX}${spec.env}]`,
+  );
+  return `usage: ${PRODUCT} serve --socket <path> [flags]\n${lines.join('\n')}\n`;
+}
+
+/** True when argv asks for help rather than a server. */
+export function wantsHelp(argv: string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** Raw values: the environment first, then argv over it. */
+function collect(argv: string[], env: Record<string, string | undefined>): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const v = env[ENV_PREFIX + spec.env];
+    if (v !== undefined && v !== '') values.set(name, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new InputError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (!FLAGS[name]) throw new InputError(`unknown flag --${name}`);
+    if (eq >= 0) {
+      values.set(name, arg.slice(eq + 1));
+      continue;
+    }
+    const next = argv[++i];
+    if (next === undefined || next.startsWith('--')) throw new InputError(`--${name} needs a value`);
+    values.set(name, next);
+  }
+  return values;
+}
+
+/** The client config is line-based: a path with a newline or `#` would corrupt it. */
+function confSafePath(name: string, value: string): string {
+  if (/[\n\r#]/.test(value)) throw new InputError(`--${name} must not contain a newline or "#": "${value}"`);
+  return value;
+}
+
+const HOOK_NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
+const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function namespace(name: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!NAMESPACE_RE.test(v) || v.length > 63) throw new InputError(`--${name} is not a valid namespace name: "${v}"`);
+  return v;
+}
+
+export function parseServerSettings(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  defaults: SettingsDefaults,
+  cwd: string = process.cwd(),
+): ServerSettings {
+  const f = collect(argv, env);
+  const abs = (p: string): string => path.resolve(cwd, p);
+
+  const socketRaw = f.get('socket');
+  if (!socketRaw) throw new InputError('--socket is required');
+  const socket = confSafePath('socket', abs(socketRaw));
+  // sockaddr_un.sun_path is 108 bytes including the NUL; a longer path fails at bind with a vague error.
+  if (Buffer.byteLength(socket) > 107) throw new InputError(`--socket path is longer than 107 bytes: "${socket}"`);
+
+  const hooks = parseList(f.get('hooks'));
+  for (const h of hooks ?? []) if (!HOOK_NAME_RE.test(h)) throw new InputError(`--hooks: invalid hook name "${h}"`);
+
+  const logLevel = f.get('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new InputError(`--log-level must be one of ${LOG_LEVELS.join('|')}, got "${logLevel}"`);
+  }
+
+  const sourceNamespace = namespace('source-namespace', f.get('source-namespace'));
+  const targetNamespace = namespace('target-namespace', f.get('target-namespace'));
+  if ((sourceNamespace === undefined) !== (targetNamespace === undefined)) {
+    throw new InputError('--source-namespace and --target-namespace go together');
+  }
+
+  const clientSocket = confSafePath('client-socket', f.get('client-socket') ?? socket);
+  // The client runs in libvirt's working directory, so a relative path would mean nothing there.
+  if (!path.isAbsolute(clientSocket)) throw new InputError(`--client-socket must be absolute, got "${clientSocket}"`);
+
+  const installClient = f.get('install-client');
+  return {
+    socket,
+    sysfs: abs(f.get('sysfs') ?? '/sys'),
+    ...(hooks ? { hooks } : {}),
+    ...(installClient ? { installClient: abs(installClient) } : {}),
+    clientBinary: abs(f.get('client-binary') ?? defaults.clientBinary),
+    clientConf: abs(f.get('client-conf') ?? path.join(path.dirname(socket), 'client.conf')),
+    clientSocket,
+    onError: parseOnError(f.get('on-error')),
+    timeoutMs: parsePositiveInt('--timeout-ms', f.get('timeout-ms'), DEFAULT_TIMEOUT_MS),
+    maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES),
+    ...(sourceNamespace !== undefined ? { sourceNamespace, targetNamespace } : {}),
+    logLevel: logLevel as LogLevel,
+  };
+}
