@@ -1,8 +1,14 @@
 /**
- * CONTRACT (implementation pending): run the enabled hooks in order over one domain XML.
+ * Run the enabled hooks in order over one domain XML, then the ABI guard.
+ *
+ * parse (XmlError) → snapshot of the ABI-relevant tree → each hook: appliesTo? apply (timed) →
+ * serialize → unchanged: the input text itself; changed: re-parse the output and compare with the
+ * snapshot (AbiViolation). Either a whole new document comes back or an error does; never a part.
  */
-import type { Change, HookContext } from './hooks/types.js';
-import { InputError } from './errors.js';
+import { abiSnapshot, assertSameAbi } from './abi-guard.js';
+import { resolveHooks } from './hooks/registry.js';
+import type { Change, Hook, HookContext } from './hooks/types.js';
+import { DEFAULT_MAX_XML_BYTES, DomainXml } from './xml/index.js';
 
 export interface HookRun {
   name: string;
@@ -30,6 +36,40 @@ export interface ChainOptions {
 }
 
 /** Throws XmlError | HookRefusal | AbiViolation | InputError (unknown hook name). */
-export function runChain(_xml: string, _ctx: HookContext, _opts: ChainOptions = {}): ChainResult {
-  throw new InputError('chain not implemented yet');
+export function runChain(xml: string, ctx: HookContext, opts: ChainOptions = {}): ChainResult {
+  return runHooks(xml, ctx, resolveHooks(opts.hooks), opts);
+}
+
+/**
+ * runChain over an explicit hook list, in the order given. For the registry-driven entry points
+ * above and for tests that need a hook the product does not ship (e.g. one that breaks the ABI).
+ */
+export function runHooks(xml: string, ctx: HookContext, hooks: readonly Hook[], opts: Pick<ChainOptions, 'maxBytes'> = {}): ChainResult {
+  const started = performance.now();
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_XML_BYTES;
+  const doc = DomainXml.parse(xml, { maxBytes });
+  const domainName = doc.selectOne('name')?.text().trim() ?? '';
+  const snapshot = abiSnapshot(doc);
+
+  const runs: HookRun[] = [];
+  const changes: Change[] = [];
+  for (const hook of hooks) {
+    const t0 = performance.now();
+    const ran = hook.appliesTo(doc, ctx);
+    const made = ran ? hook.apply(doc, ctx) : [];
+    changes.push(...made);
+    runs.push({ name: hook.name, ran, changes: made.length, durationMs: performance.now() - t0 });
+  }
+
+  let out = xml;
+  if (doc.modified) {
+    const serialized = doc.serialize();
+    if (serialized !== xml) {
+      // The output may legitimately be a little larger than the input (new pins); the size limit
+      // guards the input, so allow headroom here rather than fail a valid result.
+      assertSameAbi(snapshot, DomainXml.parse(serialized, { maxBytes: Math.max(maxBytes, serialized.length * 3) }));
+      out = serialized;
+    }
+  }
+  return { xml: out, changed: out !== xml, changes: out !== xml ? changes : [], hooks: runs, domainName, durationMs: performance.now() - started };
 }
