@@ -90,7 +90,7 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   const hooks = hooksForMode(mode, state.settings.hooks);
   if (hooks.length === 0) return done('skipped', 'no-site-hooks');
 
-  const result = inject(pod, state.settings, { mode, hooks, namespace });
+  const result = inject(pod, state.settings, { mode, hooks });
   if (result.kind === 'skip') return done('skipped', result.reason);
   if (result.kind === 'error') return done('error', result.reason, result.message);
   out.response.patchType = 'JSONPatch';

@@ -21,8 +21,6 @@ export interface InjectContext {
   mode: 'inject' | 'coexist';
   /** Hooks the injected server runs (already filtered for the mode; never empty). */
   hooks: string[];
-  /** request.namespace: the pod's (target) namespace. */
-  namespace: string;
 }
 
 export type InjectResult =
@@ -77,17 +75,15 @@ function serverArgs(s: InjectSettings, ctx: InjectContext): string[] {
   ];
 }
 
-function baseContainer(name: string, volume: string, s: InjectSettings, ctx: InjectContext, resources: Json | undefined): Json {
+function baseContainer(name: string, volume: string, s: InjectSettings, resources: Json | undefined): Json {
   return {
     name,
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
     command: [s.imageCommand],
-    env: [
-      // Target namespace for the disk-namespace hook (decentralized migration); the server reads env.
-      { name: 'PREMIGRATION_HOOKS_TARGET_NAMESPACE', value: ctx.namespace },
-      { name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel },
-    ],
+    // No --target-namespace: the server takes it only together with --source-namespace, which
+    // is not known at admission (the source of a decentralized migration is another cluster).
+    env: [{ name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel }],
     ...(resources ? { resources } : {}),
     securityContext: structuredClone(SECURITY_CONTEXT),
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -155,21 +151,21 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
   // emptyDir in memory: holds the ~1 MiB client, the config and the socket; never touches the node disk.
   ops.push({ op: 'add', path: '/spec/volumes/-', value: { name: volume, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } } });
 
-  ensure('/spec/initContainers', Array.isArray(spec.initContainers), []);
   const added = [serverName];
   if (s.sidecarMode === 'native') {
+    ensure('/spec/initContainers', Array.isArray(spec.initContainers), []);
     // Native sidecar: started, and its startup probe passed, before compute starts, so the
     // qemu.d entry exists before virtqemud scans the hook directory.
-    const server = { ...baseContainer(serverName, volume, s, ctx, resources), args: ['serve', ...serverArgs(s, ctx)] };
+    const server = { ...baseContainer(serverName, volume, s, resources), args: ['serve', ...serverArgs(s, ctx)] };
     ops.push({ op: 'add', path: '/spec/initContainers/-', value: { ...server, restartPolicy: 'Always', startupProbe: startupProbe(s) } });
   } else {
-    // Classic: an init container installs the client and config and exits (so the qemu.d entry
-    // exists before virtqemud starts), then a regular sidecar serves the socket.
-    const installName = freeName(`${BASE_NAME}-install`, new Set([...taken, serverName]));
-    added.push(installName);
-    const install = { ...baseContainer(installName, volume, s, ctx, resources), args: ['serve', '--install-only', ...serverArgs(s, ctx)] };
-    ops.push({ op: 'add', path: '/spec/initContainers/-', value: install });
-    const server = { ...baseContainer(serverName, volume, s, ctx, resources), args: ['serve', ...serverArgs(s, ctx)] };
+    // Classic (Kubernetes without native sidecars): a regular sidecar container. KubeVirt starts
+    // the migration only when every non-compute container is Ready, i.e. after our startup probe
+    // passed and the client is in qemu.d. libvirt re-lists qemu.d on every call when a qemu hook
+    // existed at daemon start, which KubeVirt 1.5+ guarantees (its own hooks/qemu). On ≤1.4 an
+    // init container would have to install the client first; that needs a `serve --install-only`
+    // mode the hook server does not offer yet (docs/webhook.md, "Classic mode").
+    const server = { ...baseContainer(serverName, volume, s, resources), args: ['serve', ...serverArgs(s, ctx)] };
     ops.push({ op: 'add', path: '/spec/containers/-', value: { ...server, startupProbe: startupProbe(s) } });
   }
 

@@ -23,9 +23,14 @@ function duplicate(names: unknown[]): string | undefined {
   return undefined;
 }
 
-/** Apply with validation; throws JsonPatchError when an operation does not apply. */
+/**
+ * Apply with validation; throws JsonPatchError when an operation does not apply. Both the pod
+ * and the patch are cloned: fast-json-patch inserts op values by reference, so a later op would
+ * otherwise write into an earlier op's value (e.g. `add /spec/initContainers []` then `…/-`).
+ */
 export function applyPatchChecked(pod: unknown, patch: readonly Operation[]): Json {
-  return jsonpatch.applyPatch(jsonpatch.deepClone(pod), patch, true, false).newDocument as Json;
+  const ops = jsonpatch.deepClone(patch) as Operation[];
+  return jsonpatch.applyPatch(jsonpatch.deepClone(pod), ops, true, false).newDocument as Json;
 }
 
 /** undefined when the patch is safe to send; otherwise what is wrong. */

@@ -1,0 +1,122 @@
+/**
+ * Test harness: the real webhook stack (express app, HTTPS server, CertReloader, metrics server)
+ * wired as main.ts wires it, on loopback ephemeral ports, with a certificate directory laid out
+ * the way the kubelet lays out a Secret volume (timestamped dir + `..data` symlink).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/log.js';
+import { createRegistry } from '../../src/metrics.js';
+import type { Registry } from 'prom-client';
+import { createWebhookApp, startMetricsServer, startWebhookServer, type MetricsServer, type WebhookServer } from '../../webhook/app.js';
+import { fixedGate } from '../../webhook/main.js';
+import { createWebhookMetrics } from '../../webhook/metrics.js';
+import { parseWebhookSettings, type InjectSettings } from '../../webhook/settings.js';
+import { CertReloader, generateSelfSigned } from '../../webhook/tls.js';
+import type { GateProvider } from '../../webhook/types.js';
+
+export const TEST_IMAGE = 'registry.example.com/premigration-hooks:v0.1.0';
+
+export function testInjectSettings(extra: string[] = []): InjectSettings {
+  return parseWebhookSettings(['--dev-self-signed', '--image', TEST_IMAGE, ...extra]).inject;
+}
+
+/** A Secret-volume-like directory: tls.crt/tls.key → ..data/… → ..<timestamp>/… */
+export class KubeletSecretDir {
+  readonly dir: string;
+  private generation = 0;
+  private currentTarget: string | undefined;
+
+  constructor() {
+    this.dir = mkdtempSync(join(tmpdir(), 'webhook-tls-'));
+  }
+
+  /** Generate a fresh self-signed pair and atomically publish it, as the kubelet's atomic writer does. */
+  publishNew(): { cert: Buffer } {
+    const target = `..2026_11_22_00_00_00.${++this.generation}`;
+    const staging = join(this.dir, target);
+    mkdirSync(staging);
+    generateSelfSigned(staging, { commonName: `webhook-test-${this.generation}` });
+    symlinkSync(target, join(this.dir, '..data_tmp'));
+    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data')); // the atomic swap
+    if (this.generation === 1) {
+      symlinkSync('..data/tls.crt', join(this.dir, 'tls.crt'));
+      symlinkSync('..data/tls.key', join(this.dir, 'tls.key'));
+    }
+    if (this.currentTarget) rmSync(join(this.dir, this.currentTarget), { recursive: true, force: true });
+    this.currentTarget = target;
+    return { cert: readFileSync(join(staging, 'tls.crt')) };
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface TestWebhook {
+  url: string;
+  metricsUrl: string;
+  registry: Registry;
+  secret: KubeletSecretDir;
+  /** CA bundle trusting every certificate published so far. */
+  ca: Buffer[];
+  certs: CertReloader;
+  server: WebhookServer;
+  close(): Promise<void>;
+}
+
+export async function startTestWebhook(opts: { gate?: GateProvider; inject?: InjectSettings; maxBodyBytes?: number; pollMs?: number } = {}): Promise<TestWebhook> {
+  const logger = createLogger('webhook-test', 'silent');
+  const registry = createRegistry();
+  const gate = opts.gate ?? fixedGate('always');
+  const metrics = createWebhookMetrics(registry, () => gate.current());
+  const secret = new KubeletSecretDir();
+  const ca = [secret.publishNew().cert];
+  const inject = opts.inject ?? testInjectSettings();
+  const serving: { server?: WebhookServer } = {};
+  const certs = new CertReloader(secret.dir, {
+    logger,
+    pollMs: opts.pollMs ?? 200,
+    debounceMs: 20,
+    onLoad: (pair) => {
+      metrics.certificateExpiry(pair.notAfter);
+      serving.server?.setCertificate(pair);
+    },
+    onResult: (r) => metrics.tlsReload(r),
+  });
+  certs.start();
+  const app = createWebhookApp({
+    state: () => ({ gate: gate.current(), settings: inject }),
+    ready: () => certs.current() !== undefined && gate.synced(),
+    metrics,
+    logger,
+    maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
+  });
+  const first = certs.current();
+  const server = await startWebhookServer({ app, port: 0, host: '127.0.0.1', ...(first ? { certificate: first } : {}) });
+  serving.server = server;
+  const metricsServer: MetricsServer = await startMetricsServer(registry, 0, '127.0.0.1', logger);
+  return {
+    url: `https://127.0.0.1:${server.port}`,
+    metricsUrl: `http://127.0.0.1:${metricsServer.port}`,
+    registry,
+    secret,
+    ca,
+    certs,
+    server,
+    async close() {
+      certs.stop();
+      server.server.closeAllConnections();
+      await server.close();
+      await metricsServer.close();
+      secret.remove();
+    },
+  };
+}
+
+/** Decode an AdmissionReview response's patch (or undefined). */
+export function decodePatch(body: { response?: { patch?: string } }): unknown[] | undefined {
+  const p = body.response?.patch;
+  return p === undefined ? undefined : (JSON.parse(Buffer.from(p, 'base64').toString('utf8')) as unknown[]);
+}

@@ -1,0 +1,71 @@
+/** `premigration-hooks webhook` flags and environment. */
+import { hooksForMode, parseWebhookSettings, usage } from '../../webhook/settings.js';
+import { InputError } from '../../src/errors.js';
+
+const base = ['--tls-cert-dir', '/etc/webhook/certs', '--image', 'quay.io/example/premigration-hooks:v0.1.0'];
+
+describe('parseWebhookSettings', () => {
+  test('defaults', () => {
+    const s = parseWebhookSettings(base);
+    expect(s).toMatchObject({
+      tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '0.0.0.0',
+      gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: false, maxBodyBytes: 4 * 1024 * 1024,
+      logLevel: 'info', shutdownDelayMs: 5000,
+    });
+    expect(s.inject).toEqual({
+      image: 'quay.io/example/premigration-hooks:v0.1.0', imagePullPolicy: 'IfNotPresent', imageCommand: 'premigration-hooks',
+      sidecarMode: 'native', hooks: ['cpu-dedicated', 'disk-namespace'], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
+      guaranteed: { cpu: '100m', memory: '128Mi' }, burstable: { cpu: '10m', memory: '64Mi' },
+    });
+  });
+
+  test('flags, --flag=value, and env (a flag beats its env var)', () => {
+    const s = parseWebhookSettings(
+      [...base, '--port=9443', '--gate-source', 'always', '--sidecar-mode', 'classic', '--hooks', 'cpu-dedicated', '--on-error', 'abort', '--watch-target-pods'],
+      { PREMIGRATION_HOOKS_PORT: '7443', PREMIGRATION_HOOKS_KUBEVIRT_NAMESPACE: 'openshift-cnv', PREMIGRATION_HOOKS_CLIENT_TIMEOUT_MS: '1500' },
+    );
+    expect(s).toMatchObject({ port: 9443, gateSource: 'always', kubevirtNamespace: 'openshift-cnv', watchTargetPods: true });
+    expect(s.inject).toMatchObject({ sidecarMode: 'classic', hooks: ['cpu-dedicated'], onError: 'abort', clientTimeoutMs: 1500 });
+  });
+
+  test('env alone is enough (Deployment-style configuration)', () => {
+    const s = parseWebhookSettings([], { PREMIGRATION_HOOKS_DEV_SELF_SIGNED: 'true', PREMIGRATION_HOOKS_IMAGE: 'r/i:1', PREMIGRATION_HOOKS_SHUTDOWN_DELAY_MS: '0' });
+    expect(s).toMatchObject({ devSelfSigned: true, shutdownDelayMs: 0 });
+    expect(s.tlsCertDir).toBeUndefined();
+  });
+
+  test.each([
+    [['--image', 'r/i:1'], /one of --tls-cert-dir or --dev-self-signed/],
+    [[...base, '--dev-self-signed'], /mutually exclusive/],
+    [['--dev-self-signed'], /--image is required/],
+    [[...base, '--gate-source', 'maybe'], /kubevirt\|always\|never/],
+    [[...base, '--sidecar-mode', 'sidecar'], /native\|classic/],
+    [[...base, '--on-error', 'ignore'], /pass.*abort/],
+    [[...base, '--port', '70000'], /≤ 65535/],
+    [[...base, '--metrics-port', '8443'], /must differ/],
+    [[...base, '--sidecar-cpu', '100.5m'], /whole number of millicores/],
+    [[...base, '--sidecar-memory', 'lots'], /resource quantity/],
+    [[...base, '--hooks', 'Bad_Name'], /invalid hook name/],
+    [[...base, '--kubevirt-namespace', 'Not Valid'], /valid namespace/],
+    [[...base, '--frobnicate'], /unknown flag --frobnicate/],
+    [[...base, '--port'], /needs a value/],
+    [[...base, 'stray'], /unexpected argument/],
+    [[...base, '--dev-self-signed=perhaps'], /true or false/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseWebhookSettings(argv as string[])).toThrow(InputError);
+    expect(() => parseWebhookSettings(argv as string[])).toThrow(message as RegExp);
+  });
+
+  test('usage lists every flag with its environment variable', () => {
+    expect(usage()).toMatch(/--gate-source <value>.*\[\$PREMIGRATION_HOOKS_GATE_SOURCE\]/);
+    expect(usage()).toMatch(/--dev-self-signed .*\[\$PREMIGRATION_HOOKS_DEV_SELF_SIGNED\]/);
+  });
+});
+
+describe('hooksForMode', () => {
+  test('inject runs the configured hooks; coexist drops those KubeVirt runs itself', () => {
+    expect(hooksForMode('inject', ['cpu-dedicated', 'disk-namespace'])).toEqual(['cpu-dedicated', 'disk-namespace']);
+    expect(hooksForMode('coexist', ['cpu-dedicated', 'disk-namespace'])).toEqual([]);
+    expect(hooksForMode('coexist', ['cpu-dedicated', 'site-tuning'])).toEqual(['site-tuning']);
+  });
+});
