@@ -34,19 +34,31 @@ export class KubeletSecretDir {
 
   /** Generate a fresh self-signed pair and atomically publish it, as the kubelet's atomic writer does. */
   publishNew(): { cert: Buffer } {
+    const staged = this.stage();
+    staged.publish();
+    return { cert: staged.cert };
+  }
+
+  /** Write a new pair into a new timestamped directory; publish() swaps `..data` to it. */
+  stage(): { cert: Buffer; publish(): void } {
     const target = `..2026_11_22_00_00_00.${++this.generation}`;
     const staging = join(this.dir, target);
     mkdirSync(staging);
     generateSelfSigned(staging, { commonName: `webhook-test-${this.generation}` });
-    symlinkSync(target, join(this.dir, '..data_tmp'));
-    renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data')); // the atomic swap
-    if (this.generation === 1) {
-      symlinkSync('..data/tls.crt', join(this.dir, 'tls.crt'));
-      symlinkSync('..data/tls.key', join(this.dir, 'tls.key'));
-    }
-    if (this.currentTarget) rmSync(join(this.dir, this.currentTarget), { recursive: true, force: true });
-    this.currentTarget = target;
-    return { cert: readFileSync(join(staging, 'tls.crt')) };
+    const first = this.generation === 1;
+    return {
+      cert: readFileSync(join(staging, 'tls.crt')),
+      publish: () => {
+        symlinkSync(target, join(this.dir, '..data_tmp'));
+        renameSync(join(this.dir, '..data_tmp'), join(this.dir, '..data')); // the atomic swap
+        if (first) {
+          symlinkSync('..data/tls.crt', join(this.dir, 'tls.crt'));
+          symlinkSync('..data/tls.key', join(this.dir, 'tls.key'));
+        }
+        if (this.currentTarget) rmSync(join(this.dir, this.currentTarget), { recursive: true, force: true });
+        this.currentTarget = target;
+      },
+    };
   }
 
   remove(): void {

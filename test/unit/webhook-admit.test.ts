@@ -89,7 +89,7 @@ describe('must survive (allowed, valid AdmissionReview)', () => {
   });
 
   test('a wrong apiVersion is echoed back, allowed, and counted as an error', () => {
-    const r = { ...review(pod('kv17-dedicated-cpu')), apiVersion: 'admission.k8s.io/v2alpha9' };
+    const r: Json = { ...review(pod('kv17-dedicated-cpu')), apiVersion: 'admission.k8s.io/v2alpha9' };
     const { review: out, outcome } = admit(r, state());
     expect(out).toEqual({ apiVersion: 'admission.k8s.io/v2alpha9', kind: 'AdmissionReview', response: { uid: r.request.uid, allowed: true } });
     expect(outcome).toMatchObject({ result: 'error', reason: 'bad-review' });
@@ -226,7 +226,7 @@ describe('patch construction against raw JSON', () => {
   test('restricted securityContext on our container also in a Root-mode pod', () => {
     const r = inject(pod('kv17-root-mode'), settings(), { mode: 'inject', hooks: ['cpu-dedicated'] });
     if (r.kind !== 'patch') throw new Error('expected a patch');
-    const c = r.patch.find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+    const c = (r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
     expect(c.securityContext).toEqual({
       runAsUser: 107, runAsGroup: 107, runAsNonRoot: true, allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
@@ -239,7 +239,7 @@ describe('patch construction against raw JSON', () => {
     const p = pod('kv17-hook-sidecars');
     const r = inject(p, settings(), { mode: 'inject', hooks: ['cpu-dedicated'] });
     if (r.kind !== 'patch') throw new Error('expected a patch');
-    const after = applyPatchChecked(p, r.patch);
+    const after = applyPatchChecked(p, r.patch) as Json;
     const ours = [...after.spec.containers, ...after.spec.initContainers]
       .flatMap((c: Json) => (c.volumeMounts ?? []) as Json[])
       .filter((m: Json) => m.name === r.volume)

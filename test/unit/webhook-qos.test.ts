@@ -87,7 +87,7 @@ describe('the patch keeps the QoS class', () => {
   test('a Burstable pod gets requests only', () => {
     const r = inject(pod('kv15-shared-cpu'), settings, { mode: 'inject', hooks: ['cpu-dedicated'] });
     if (r.kind !== 'patch') throw new Error('expected a patch');
-    expect(r.patch.find((op) => op.path === '/spec/initContainers/-')?.value.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' } });
+    expect((r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value.resources).toEqual({ requests: { cpu: '10m', memory: '64Mi' } });
   });
   test('a BestEffort pod gets no resources at all (adding any would make it Burstable)', () => {
     const p = pod('kv15-shared-cpu');
@@ -95,7 +95,7 @@ describe('the patch keeps the QoS class', () => {
     expect(qosClass(p.spec)).toBe('BestEffort');
     const r = inject(p, settings, { mode: 'inject', hooks: ['cpu-dedicated'] });
     if (r.kind !== 'patch') throw new Error('expected a patch');
-    expect(r.patch.find((op) => op.path === '/spec/initContainers/-')?.value.resources).toBeUndefined();
+    expect((r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value.resources).toBeUndefined();
     expect(qosClass(applyPatchChecked(p, r.patch).spec)).toBe('BestEffort');
   });
 });
