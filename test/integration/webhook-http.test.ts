@@ -73,7 +73,7 @@ describe('must survive over HTTPS', () => {
   });
   test('non-Pod kind, UPDATE and wrong apiVersion → allowed without a patch, uid echoed', async () => {
     const r = golden('kv17-dedicated-cpu');
-    const variants = [
+    const variants: Json[] = [
       { ...r, request: { ...r.request, kind: { group: '', version: 'v1', kind: 'ConfigMap' }, object: { kind: 'ConfigMap', data: {} } } },
       { ...r, request: { ...r.request, operation: 'UPDATE', oldObject: r.request.object } },
       { ...r, apiVersion: 'admission.k8s.io/v9' },
