@@ -1,12 +1,13 @@
 /**
  * Golden AdmissionReviews over real HTTPS: each test/golden/webhook/<case>/review.json is POSTed
  * to /mutate; the patch must equal expected-patch.json, must apply to the pod, must keep the
- * pod's QoS class, and a second admission of the patched pod must add nothing (idempotency).
+ * pod's QoS class, must give a pod valid under the Kubernetes schema, and a second admission of the patched pod must add nothing (idempotency).
  * UPDATE_GOLDEN=1 rewrites expected-patch.json (review the diff before committing).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
+import { Pod } from 'kubernetes-models/v1/Pod';
 import { applyPatchChecked } from '../../webhook/verify-patch.js';
 import { qosClass } from '../../webhook/qos.js';
 import { INJECTED_ANNOTATION } from '../../webhook/names.js';
@@ -62,6 +63,9 @@ describe.each(cases)('golden %s', (name) => {
     expect(patch).toEqual(JSON.parse(readFileSync(expectedFile, 'utf8')));
 
     const patched = applyPatchChecked(pod, patch as never) as Json;
+    // Both the fixture and the patched pod validate against the Kubernetes OpenAPI schema.
+    expect(() => new Pod(pod as never).validate()).not.toThrow();
+    expect(() => new Pod(patched as never).validate()).not.toThrow();
     expect(patched.spec.containers[0].name).toBe('compute');
     expect(qosClass(patched.spec)).toBe(qosClass(pod.spec));
     expect(patched.metadata.annotations[INJECTED_ANNOTATION]).toBeDefined();

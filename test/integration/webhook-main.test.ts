@@ -1,0 +1,70 @@
+/**
+ * `premigration-hooks webhook` end to end in-process: main() with --dev-self-signed and a static
+ * gate comes up, becomes ready, injects, serves metrics, and on SIGTERM reports unready, stops
+ * and returns 0. (The signal is emitted on the process object: the test runner must survive.)
+ */
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import request from 'supertest';
+import { main } from '../../webhook/main.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET/POST over HTTPS accepting the generated self-signed certificate (dev mode only). */
+function https(port: number, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', rejectUnauthorized: false, agent: false, headers: body ? { 'Content-Type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', async () => {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const done = main([
+    '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'always',
+    '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
+    '--shutdown-delay-ms', '0', '--log-level', 'silent',
+  ]);
+  let ready = 0;
+  for (let i = 0; i < 300 && ready !== 200; i++) {
+    ready = await https(port, '/readyz').then((r) => r.status, () => 0);
+    if (ready !== 200) await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(ready).toBe(200);
+  const review = readFileSync(join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'));
+  const res = await https(port, '/mutate', review);
+  expect(res.status).toBe(200);
+  expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+  const metrics = await request(`http://127.0.0.1:${metricsPort}`).get('/metrics');
+  expect(metrics.text).toMatch(/^premigration_hooks_admission_requests_total\{result="injected",reason="inject",dry_run="false"\} 1$/m);
+  expect(metrics.text).toMatch(/^premigration_hooks_process_resident_memory_bytes \d+/m);
+
+  process.emit('SIGTERM');
+  expect(await done).toBe(0);
+  await expect(https(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+});
+
+test('bad flags → exit code 2 without starting anything', async () => {
+  expect(await main(['--image', 'x'])).toBe(2);
+  expect(await main(['--dev-self-signed', '--image', 'x', '--gate-source', 'sometimes'])).toBe(2);
+});
