@@ -19,8 +19,13 @@ export class BodyAbortedError extends Error {
   }
 }
 
-/** Never read more than this into the void; past it the connection is cut instead. */
-const DRAIN_FACTOR = 4;
+/**
+ * Never read more than this into the void; past it the connection is cut instead. The hook client
+ * reads at most 16 MiB of stdin, so any body it sends still gets a proper 413.
+ */
+export function drainCap(limit: number): number {
+  return Math.max(4 * limit, 17 * 1024 * 1024);
+}
 
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -28,6 +33,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let tooLarge = Number.isFinite(declared) && declared > limit;
     const chunks: Buffer[] = [];
     let received = 0;
+    const cap = drainCap(limit);
 
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
@@ -35,7 +41,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         tooLarge = true;
         chunks.length = 0;
       }
-      if (received > limit * DRAIN_FACTOR) {
+      if (received > cap) {
         cleanup();
         req.destroy();
         reject(new BodyTooLargeError(limit, received));
