@@ -122,7 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   // Four arguments make this express's error handler; never echo a body back.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    deps.logger.error({ err: { message: (err as Error)?.message } }, 'unhandled error');
+    deps.logger.error({ error: (err as Error)?.message }, 'unhandled error');
     if (!res.headersSent) res.status(500).json({ error: 'internal error' });
   });
   return app;

@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     return await serve(settings, log, stop.promise);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    log.fatal({ err: { message } }, 'hook server failed to start');
+    log.fatal({ error: message }, 'hook server failed to start');
     return err instanceof InputError ? 2 : 1;
   } finally {
     stop.dispose();
@@ -105,7 +105,11 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
   const chainOpts: ChainOptions = { hooks, maxBytes: settings.maxBodyBytes };
   const warm0 = process.hrtime.bigint();
   const warm = warmUp(runChain, host, chainOpts);
-  log.info({ result: warm.status, durationMs: msSince(warm0) }, 'chain warmed up');
+  if (warm.status === 'failed') {
+    log.error({ result: warm.status, error: warm.message, durationMs: msSince(warm0) }, 'chain warm-up failed; serving anyway');
+  } else {
+    log.info({ result: warm.status, durationMs: msSince(warm0) }, 'chain warmed up');
+  }
 
   const metrics = new ServerMetrics({ defaults: true });
   metrics.initHooks(hookNames());
@@ -149,7 +153,7 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
     },
     'hook server ready',
   );
-  server.on('error', (err) => log.error({ err: { message: err.message } }, 'server error'));
+  server.on('error', (err) => log.error({ error: err.message }, 'server error'));
 
   const signal = await stopSignal;
   ready = false;

@@ -55,12 +55,14 @@ export const WARMUP_DOMAIN = `<domain type='kvm'>
 export type WarmupOutcome =
   | { status: 'changed' | 'unchanged'; result: ChainResult }
   /** A refusal still ran parse, hooks and placement: the warm-up did its job. */
-  | { status: 'refused'; message: string };
+  | { status: 'refused'; message: string }
+  /**
+   * Anything else is a bug in the chain. The server starts anyway: requests will then fail, and
+   * the client's on_error policy (not a crash-looping sidecar) decides what the migration does.
+   */
+  | { status: 'failed'; message: string };
 
-/**
- * Run the chain on WARMUP_DOMAIN with the whole host as cpuset. Throws whatever else the chain
- * throws (an InputError for an unknown --hooks name is how a bad flag surfaces at start).
- */
+/** Run the chain on WARMUP_DOMAIN with the whole host as cpuset. Never throws. */
 export function warmUp(
   runChain: (xml: string, ctx: HookContext, opts: ChainOptions) => ChainResult,
   host: HostTopology,
@@ -71,7 +73,7 @@ export function warmUp(
     const result = runChain(WARMUP_DOMAIN, ctx, opts);
     return { status: result.changed ? 'changed' : 'unchanged', result };
   } catch (err) {
-    if (err instanceof HookRefusal) return { status: 'refused', message: err.message };
-    throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    return { status: err instanceof HookRefusal ? 'refused' : 'failed', message };
   }
 }

@@ -1,0 +1,198 @@
+/**
+ * The real server process (`node dist/src/cli.js serve`) over its unix socket: start-up
+ * artifacts, protocol, logs, socket ownership rules and graceful stop.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { parseCpuList } from '../../src/topology/cpulist.js';
+import {
+  CLI,
+  CLIENT,
+  PINNED_DOMAIN,
+  SHARED_CPU_DOMAIN,
+  TOO_BIG_DOMAIN,
+  VNC_PASSWORD,
+  httpRequest,
+  killStarted,
+  postDomain,
+  removeDir,
+  requireBuilt,
+  spawnServer,
+  startServer,
+  stopServer,
+  tempDir,
+  type Reply,
+} from './server-harness.js';
+
+beforeAll(() => requireBuilt(CLI, CLIENT));
+
+describe('hook server process', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('pmh-srv-');
+  });
+  afterEach(async () => {
+    await killStarted();
+    removeDir(dir);
+  });
+
+  test('before answering: client installed 0755, client.conf written, socket 0660', async () => {
+    const server = await startServer({ dir, args: ['--on-error', 'abort', '--timeout-ms', '1500'] });
+    const installed = path.join(server.binDir, 'premigration-hooks-client');
+    expect(statSync(installed).mode & 0o777).toBe(0o755);
+    expect(readFileSync(installed).equals(readFileSync(CLIENT))).toBe(true);
+    expect(readFileSync(server.conf, 'utf8')).toBe(
+      '# written by premigration-hooks serve; read by the hook client on every migrate/restore begin\n' +
+        `socket=${server.socket}\ntimeout_ms=1500\non_error=abort\n`,
+    );
+    const st = statSync(server.socket);
+    expect(st.isSocket()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o660);
+    const ready = server.logs().find((l) => l.msg === 'hook server ready');
+    expect(ready).toMatchObject({ hooks: ['cpu-dedicated', 'disk-namespace'], cpus: 4, cells: 1 });
+    expect(server.logs().find((l) => l.msg === 'chain warmed up')).toMatchObject({ result: 'changed' });
+  });
+
+  test('200 / 204 / 422 / 413 / 400 over the socket; one log line each, never the XML or its password', async () => {
+    const server = await startServer({ dir, args: ['--max-body-bytes', '8192'] });
+    const changed = await postDomain(server.socket, PINNED_DOMAIN, '0-3', 'default_vm-dedicated');
+    expect(changed.status).toBe(200);
+    expect(changed.body).toContain(`<vcpupin vcpu='0' cpuset='0'/>`);
+    expect(changed.body).toContain(`<vcpupin vcpu='1' cpuset='1'/>`);
+    expect(changed.body).toContain(VNC_PASSWORD); // libvirt needs it back: the XML is returned whole
+
+    expect((await postDomain(server.socket, SHARED_CPU_DOMAIN, '0-3')).status).toBe(204);
+    const refused = await postDomain(server.socket, TOO_BIG_DOMAIN, '0-3');
+    expect(refused.status).toBe(422);
+    expect(JSON.parse(refused.body).error).toMatch(/^cpu-dedicated: not enough exclusive CPUs/);
+    const malformed = await postDomain(server.socket, PINNED_DOMAIN.replace('</devices>', '</devicse>'), '0-3');
+    expect(malformed.status).toBe(422);
+    const oversize = await postDomain(server.socket, PINNED_DOMAIN + `<!-- ${VNC_PASSWORD.repeat(400)} -->`, '0-3');
+    expect(oversize.status).toBe(413);
+    const noCpuset = await httpRequest(server.socket, { method: 'POST', path: '/v1/migrate-begin', body: PINNED_DOMAIN });
+    expect(noCpuset.status).toBe(400);
+
+    const lines = server.logs().filter((l) => l.msg === 'migrate-begin');
+    expect(lines.map((l) => l.status)).toEqual([200, 204, 422, 422, 413, 400]);
+    expect(lines[0]).toMatchObject({
+      op: 'migrate',
+      domain: 'default_vm-dedicated',
+      cpuset: '0-3',
+      cpusetSource: 'cgroup2',
+      hooks: ['cpu-dedicated'],
+      changes: ["/domain/cputune/vcpupin[@vcpu='0']/@cpuset: 12→0", "/domain/cputune/vcpupin[@vcpu='1']/@cpuset: 13→1"],
+      result: 'changed',
+    });
+    expect(server.stderr()).not.toContain(VNC_PASSWORD);
+    expect(server.stderr()).not.toContain('<domain');
+  });
+
+  test('20 parallel requests with different cpusets each get their own pins', async () => {
+    const server = await startServer({ dir });
+    const cpusets = ['0-1', '2-3', '1,3', '0,2', '1-2'];
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => postDomain(server.socket, PINNED_DOMAIN, cpusets[i % cpusets.length] as string)));
+    replies.forEach((r: Reply, i) => {
+      const [a, b] = parseCpuList(cpusets[i % cpusets.length] as string);
+      expect(r.status).toBe(200);
+      expect(r.body).toContain(`<vcpupin vcpu='0' cpuset='${a}'/>`);
+      expect(r.body).toContain(`<vcpupin vcpu='1' cpuset='${b}'/>`);
+    });
+  });
+
+  test('/metrics counts the requests by op and code, and hook runs by result', async () => {
+    const server = await startServer({ dir });
+    await postDomain(server.socket, PINNED_DOMAIN, '0-3');
+    await postDomain(server.socket, TOO_BIG_DOMAIN, '0-3');
+    const m = await httpRequest(server.socket, { method: 'GET', path: '/metrics' });
+    expect(m.status).toBe(200);
+    expect(m.body).toContain('premigration_hooks_requests_total{op="migrate",code="200"} 1');
+    expect(m.body).toContain('premigration_hooks_requests_total{op="migrate",code="422"} 1');
+    expect(m.body).toContain('premigration_hooks_hook_runs_total{hook="cpu-dedicated",result="changed"} 1');
+    expect(m.body).toContain('premigration_hooks_refusals_total{hook="cpu-dedicated"} 1');
+    expect(m.body).toContain('premigration_hooks_process_resident_memory_bytes');
+  });
+
+  test('a stale socket left by a killed server is replaced at start', async () => {
+    const first = await startServer({ dir });
+    expect((await stopServer(first, 'SIGKILL')).signal).toBe('SIGKILL');
+    expect(statSync(first.socket).isSocket()).toBe(true); // left behind, nobody listening
+    const second = await startServer({ dir });
+    expect(second.logs().some((l) => l.msg === 'removed a stale socket')).toBe(true);
+    expect((await postDomain(second.socket, SHARED_CPU_DOMAIN, '0')).status).toBe(204);
+  });
+
+  test('a second server on a live socket refuses to start and leaves the first one untouched', async () => {
+    const first = await startServer({ dir, args: ['--on-error', 'pass'] });
+    const confBefore = readFileSync(first.conf, 'utf8');
+    const second = spawnServer({ dir, args: ['--on-error', 'abort'] });
+    const exit = await second.exited;
+    expect(exit.code).toBe(1);
+    expect(second.logs().find((l) => l.msg === 'hook server failed to start')?.error).toBe(
+      `another server is already listening on ${first.socket}; refusing to start`,
+    );
+    expect(readFileSync(first.conf, 'utf8')).toBe(confBefore);
+    expect((await httpRequest(first.socket, { method: 'GET', path: '/healthz' })).status).toBe(200);
+  });
+
+  test('bad start-up input fails before anything is written', async () => {
+    const unknownHook = spawnServer({ dir, args: ['--hooks', 'cpu-dedicated,no-such-hook'] });
+    expect((await unknownHook.exited).code).toBe(2);
+    const fatal = (p: typeof unknownHook): unknown => p.logs().find((l) => l.msg === 'hook server failed to start')?.error;
+    expect(fatal(unknownHook)).toMatch(/^unknown hook "no-such-hook"; valid hooks: cpu-dedicated/);
+    expect(existsSync(path.join(dir, 'run', 'client.conf'))).toBe(false);
+    expect(existsSync(path.join(dir, 'hooks.sock'))).toBe(false);
+
+    const noBinary = spawnServer({ dir, args: ['--client-binary', path.join(dir, 'missing')] });
+    expect((await noBinary.exited).code).toBe(1);
+    expect(fatal(noBinary)).toMatch(/^cannot read the hook client binary .*missing: ENOENT/);
+  });
+
+  test('SIGTERM: new connections refused, the in-flight request finishes, socket removed, exit 0', async () => {
+    const server = await startServer({ dir, args: ['--timeout-ms', '20000'] });
+    const body = Buffer.from(PINNED_DOMAIN);
+    let resolveReply: (r: Reply) => void = () => {};
+    const reply = new Promise<Reply>((resolve) => (resolveReply = resolve));
+    const inflight = http.request(
+      {
+        socketPath: server.socket,
+        method: 'POST',
+        path: '/v1/migrate-begin',
+        headers: { 'X-Premigration-Cpuset': '2-3', 'Content-Length': String(body.length), Connection: 'close' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => (text += s));
+        res.on('end', () => resolveReply({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    inflight.flushHeaders();
+    await new Promise<void>((resolve) => inflight.write(body.subarray(0, 100), () => resolve()));
+    // A full round trip after the partial write: the server has taken the in-flight request in.
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/healthz' })).status).toBe(200);
+
+    process.kill(server.child.pid as number, 'SIGTERM');
+    await server.waitForLog('stopping: draining in-flight requests');
+    await expect(
+      new Promise((resolve, reject) => {
+        const c = net.connect(server.socket);
+        c.once('connect', () => {
+          c.destroy();
+          resolve('connected');
+        });
+        c.once('error', reject);
+      }),
+    ).rejects.toThrow(/ECONNREFUSED|ENOENT/);
+    expect(server.child.exitCode).toBeNull(); // still draining
+
+    inflight.end(body.subarray(100));
+    const r = await reply;
+    expect(r.status).toBe(200);
+    expect(r.body).toContain(`<vcpupin vcpu='0' cpuset='2'/>`);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(server.socket)).toBe(false);
+    expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['migrate-begin', 'hook server stopped']));
+  });
+});
