@@ -14,10 +14,22 @@ const BINARY_SUFFIX: Record<string, bigint> = {
 
 const QUANTITY_RE = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$/;
 
+/** Pods repeat the same few quantities; BigInt parsing is the costly part of a QoS check. */
+const cache = new Map<string, bigint | undefined>();
+const CACHE_MAX = 1024;
+
 /** Nano-units of a quantity, or undefined when the text is not a valid quantity. */
 export function parseQuantity(text: unknown): bigint | undefined {
   if (typeof text === 'number' && Number.isFinite(text)) text = String(text);
   if (typeof text !== 'string') return undefined;
+  if (cache.has(text)) return cache.get(text);
+  const value = parse(text);
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(text, value);
+  return value;
+}
+
+function parse(text: string): bigint | undefined {
   const m = QUANTITY_RE.exec(text.trim());
   if (!m) return undefined;
   const [, sign = '', number = '', suffix, exponent] = m;

@@ -30,7 +30,7 @@ function duplicate(names: unknown[]): string | undefined {
  */
 export function applyPatchChecked(pod: unknown, patch: readonly Operation[]): Json {
   const ops = jsonpatch.deepClone(patch) as Operation[];
-  return jsonpatch.applyPatch(jsonpatch.deepClone(pod), ops, true, false).newDocument as Json;
+  return jsonpatch.applyPatch(jsonpatch.deepClone(pod), ops, true, true).newDocument as Json; // already our copy: mutate it
 }
 
 /** undefined when the patch is safe to send; otherwise what is wrong. */
