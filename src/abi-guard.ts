@@ -7,93 +7,148 @@
  * Everything else — vCPU count and topology, guest NUMA cells, memory, devices, name, uuid,
  * features — must be identical, or the chain refuses with an AbiViolation naming the element.
  *
- * How: before the hooks run, snapshot the input tree as one line per element (pre-order, with
- * depth, name, attributes and text, allowed parts masked). After, re-parse the serialized output
- * — which also proves it is well-formed — snapshot it the same way and compare line by line.
+ * How, cheaply: before the hooks run, remember the root's attributes and the source text of each
+ * top-level element (slices of the input, no copying). Afterwards, a top-level element whose
+ * serialized text is unchanged is byte-identical to input that already parsed, so it needs no
+ * further look. Each changed one is re-parsed from the serialized output — proving the output
+ * well-formed — and, unless it is a mutable subtree, walked in parallel with a parse of its old
+ * text, element by element, with disk source paths masked. When top-level elements were added or
+ * removed the whole output is re-parsed, so the text between them is proven well-formed too.
  * Messages name elements and attributes, never values: a domain carries VNC/SPICE passwords.
  */
 import { AbiViolation } from './errors.js';
-import type { DomainXml, XmlElement } from './xml/index.js';
+import { DomainXml, type XmlElement } from './xml/index.js';
 
 /** Top-level elements a hook may add, remove or rewrite freely. */
 export const MUTABLE_SUBTREES: ReadonlySet<string> = new Set(['cputune', 'numatune', 'description', 'metadata']);
 /** Attributes of a disk <source> (at any depth inside <disk>) whose values may change. */
 export const MUTABLE_DISK_SOURCE_ATTRS: ReadonlySet<string> = new Set(['file', 'dev', 'dir']);
 
+const ALLOWED = 'libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, <description> and <metadata>';
+
 export interface AbiSnapshot {
-  /** One signature per ABI-relevant element, in document order. */
-  readonly lines: string[];
-  /** The elements behind `lines`, to name the culprit on a mismatch. */
-  readonly elements: XmlElement[];
+  readonly rootAttrs: string;
+  /** `<domain …>` carrying the root's namespace declarations, to re-parse one top-level element on its own. */
+  readonly wrapperOpen: string;
+  readonly children: ReadonlyArray<{ readonly el: XmlElement; readonly text: string }>;
 }
 
-// Field and attribute separators: control characters XML 1.0 cannot contain.
-const SEP = '\u0000';
-const ATTR_SEP = '\u0001';
-
-function signature(el: XmlElement, depth: number, inDisk: boolean): string {
+function attrsKey(el: XmlElement, maskPaths = false): string {
   const names = el.attrNames();
-  const maskPaths = inDisk && el.name === 'source';
-  let attrs = '';
-  if (names.length > 0) {
-    // Attribute order carries no meaning to libvirt; compare them sorted.
-    const sorted = names.length > 1 ? [...names].sort() : names;
-    for (const n of sorted) attrs += `${n}=${maskPaths && MUTABLE_DISK_SOURCE_ATTRS.has(n) ? '*' : (el.attr(n) ?? '')}${ATTR_SEP}`;
-  }
-  const children = el.elements();
-  // Whitespace between child elements is layout, not content (it moves when a hook inserts a pin).
-  const text = children.length > 0 ? el.text().trim() : el.text();
-  return `${depth}${SEP}${el.name}${SEP}${attrs}${SEP}${text}`;
+  if (names.length === 0) return '';
+  // Attribute order carries no meaning to libvirt; compare them sorted.
+  const sorted = names.length > 1 ? [...names].sort() : names;
+  let key = '';
+  for (const n of sorted) key += `${n}=${maskPaths && MUTABLE_DISK_SOURCE_ATTRS.has(n) ? '*' : (el.attr(n) ?? '')}\u0001`;
+  return key;
+}
+
+function quoteAttr(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 }
 
 export function abiSnapshot(doc: DomainXml): AbiSnapshot {
-  const lines: string[] = [];
-  const elements: XmlElement[] = [];
-  const visit = (el: XmlElement, depth: number, inDisk: boolean): void => {
-    lines.push(signature(el, depth, inDisk));
-    elements.push(el);
-    for (const child of el.elements()) {
-      if (depth === 0 && MUTABLE_SUBTREES.has(child.name)) continue;
-      visit(child, depth + 1, inDisk || (depth === 1 && child.name === 'disk' && el.name === 'devices'));
-    }
+  const root = doc.root;
+  const ns = root.attrNames().filter((n) => n === 'xmlns' || n.startsWith('xmlns:'));
+  return {
+    rootAttrs: attrsKey(root),
+    wrapperOpen: `<domain${ns.map((n) => ` ${n}="${quoteAttr(root.attr(n) ?? '')}"`).join('')}>`,
+    children: root.elements().map((el) => ({ el, text: el.outerXml() })),
   };
-  visit(doc.root, 0, false);
-  return { lines, elements };
 }
 
-/** What differs between two signature lines, in words (never values). */
-function describe(before: string, after: string): string {
-  const [bd, bn, ba = '', bt] = before.split(SEP);
-  const [ad, an, aa = '', at] = after.split(SEP);
-  if (bd !== ad || bn !== an) return `element <${bn}> became <${an}> (elements were added, removed or moved)`;
+/** Parse one top-level element's text on its own (inside a namespace-carrying <domain>). */
+function parseAlone(snapshot: AbiSnapshot, text: string): XmlElement {
+  const doc = DomainXml.parse(`${snapshot.wrapperOpen}${text}</domain>`, { maxBytes: Number.MAX_SAFE_INTEGER });
+  return doc.root.elements()[0] as XmlElement;
+}
+
+/** Parallel pre-order walk of two versions of one element; throws at the first ABI difference. */
+function compareTrees(before: XmlElement, after: XmlElement, inDisk: boolean): void {
+  if (before.name !== after.name) throw new AbiViolation(after.path(), `element <${before.name}> became <${after.name}>; ${ALLOWED}`);
+  const mask = inDisk && after.name === 'source';
+  const ba = attrsKey(before, mask);
+  const aa = attrsKey(after, mask);
   if (ba !== aa) {
-    const attrMap = (s: string): Map<string, string> => new Map(s.split(ATTR_SEP).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-    const b = attrMap(ba);
-    const a = attrMap(aa);
-    const changed = [...new Set([...b.keys(), ...a.keys()])].filter((k) => b.get(k) !== a.get(k));
-    return `attribute${changed.length > 1 ? 's' : ''} ${changed.map((k) => `'${k}'`).join(', ')} changed`;
+    const changed = [...new Set([...before.attrNames(), ...after.attrNames()])].filter(
+      (n) => before.attr(n) !== after.attr(n) && !(mask && MUTABLE_DISK_SOURCE_ATTRS.has(n) && before.attr(n) !== undefined && after.attr(n) !== undefined),
+    );
+    throw new AbiViolation(after.path(), `attribute${changed.length > 1 ? 's' : ''} ${changed.map((n) => `'${n}'`).join(', ')} changed; ${ALLOWED}`);
   }
-  if (bt !== at) return 'text content changed';
-  return 'changed';
+  const bc = before.elements();
+  const ac = after.elements();
+  // Whitespace between child elements is layout, not content.
+  const bt = bc.length > 0 ? before.text().trim() : before.text();
+  const at = ac.length > 0 ? after.text().trim() : after.text();
+  if (bt !== at) throw new AbiViolation(after.path(), `text content changed; ${ALLOWED}`);
+  const n = Math.min(bc.length, ac.length);
+  for (let i = 0; i < n; i++) {
+    const child = ac[i] as XmlElement;
+    compareTrees(bc[i] as XmlElement, child, inDisk || (child.name === 'disk' && after.name === 'devices' && after.parent?.parent === null));
+  }
+  if (bc.length !== ac.length) {
+    const extra = bc.length > ac.length ? (bc[n] as XmlElement) : (ac[n] as XmlElement);
+    const where = bc.length > ac.length ? `${after.path()}/${extra.name}` : extra.path();
+    throw new AbiViolation(where, `element was ${bc.length > ac.length ? 'removed' : 'added'}; ${ALLOWED}`);
+  }
 }
 
 /**
- * Throws AbiViolation if `after` (the re-parsed output) differs from the input snapshot outside
- * the mutable parts.
+ * Throws AbiViolation if the edited document differs from the snapshot outside the mutable
+ * parts (and XmlError should the serialized output not be well-formed). `serialized` is
+ * `doc.serialize()`, passed in to avoid serializing twice.
  */
-export function assertSameAbi(before: AbiSnapshot, after: DomainXml): void {
-  const now = abiSnapshot(after);
-  const n = Math.min(before.lines.length, now.lines.length);
-  for (let i = 0; i < n; i++) {
-    if (before.lines[i] !== now.lines[i]) {
-      const el = now.elements[i] as XmlElement;
-      throw new AbiViolation(el.path(), `${describe(before.lines[i] as string, now.lines[i] as string)}; libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, <description> and <metadata>`);
-    }
+export function assertSameAbi(before: AbiSnapshot, doc: DomainXml, serialized: string): void {
+  const root = doc.root;
+  if (attrsKey(root) !== before.rootAttrs) throw new AbiViolation('/domain', `attributes of <domain> changed; ${ALLOWED}`);
+
+  const now = root.elements();
+  const nowSet = new Set(now);
+  const beforeEls = new Set(before.children.map((c) => c.el));
+  let structureChanged = false;
+  for (const { el } of before.children) {
+    if (nowSet.has(el)) continue;
+    structureChanged = true;
+    if (!MUTABLE_SUBTREES.has(el.name)) throw new AbiViolation(`/domain/${el.name}`, `element was removed; ${ALLOWED}`);
   }
-  if (before.lines.length !== now.lines.length) {
-    const longer = before.lines.length > now.lines.length ? before : now;
-    const el = longer.elements[n] as XmlElement;
-    const verb = longer === before ? 'was removed' : 'was added';
-    throw new AbiViolation(el.path(), `element ${verb}; libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, <description> and <metadata>`);
+  for (const el of now) {
+    if (beforeEls.has(el)) continue;
+    structureChanged = true;
+    if (!MUTABLE_SUBTREES.has(el.name)) throw new AbiViolation(el.path(), `element was added; ${ALLOWED}`);
+  }
+  const kept = now.filter((el) => !MUTABLE_SUBTREES.has(el.name));
+  const keptBefore = before.children.filter((c) => !MUTABLE_SUBTREES.has(c.el.name));
+  keptBefore.forEach((c, i) => {
+    if (kept[i] !== c.el) throw new AbiViolation(c.el.path(), `element was moved; ${ALLOWED}`);
+  });
+
+  if (structureChanged) {
+    // Text between top-level elements changed too: prove the whole output well-formed.
+    DomainXml.parse(serialized, { maxBytes: Number.MAX_SAFE_INTEGER });
+  }
+  const oldText = new Map(before.children.map((c) => [c.el, c.text]));
+  for (const el of now) {
+    const text = el.outerXml();
+    const old = oldText.get(el);
+    if (text === old) continue; // byte-identical to input that already parsed
+    const reparsed = parseAlone(before, text);
+    if (old !== undefined && !MUTABLE_SUBTREES.has(el.name)) compareTrees(parseAlone(before, old), reparsed, false);
+  }
+}
+
+/**
+ * The guard without the shortcut: walk two whole documents in parallel (mutable subtrees
+ * skipped). The chain uses assertSameAbi; this is its reference, for tests and benchmarks.
+ */
+export function compareDomains(before: DomainXml, after: DomainXml): void {
+  const strip = (doc: DomainXml): XmlElement[] => doc.root.elements().filter((el) => !MUTABLE_SUBTREES.has(el.name));
+  if (attrsKey(before.root) !== attrsKey(after.root)) throw new AbiViolation('/domain', `attributes of <domain> changed; ${ALLOWED}`);
+  const b = strip(before);
+  const a = strip(after);
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) compareTrees(b[i] as XmlElement, a[i] as XmlElement, false);
+  if (a.length !== b.length) {
+    const extra = (a.length > b.length ? a[n] : b[n]) as XmlElement;
+    throw new AbiViolation(`/domain/${extra.name}`, `element was ${a.length > b.length ? 'added' : 'removed'}; ${ALLOWED}`);
   }
 }

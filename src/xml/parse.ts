@@ -196,7 +196,8 @@ class Tokenizer {
       }
       if (q >= s.length) this.fail(p, `start tag <${el.name}> is not closed`);
       if (q === wsStart) this.fail(q, `expected whitespace, '>' or '/>' in start tag <${el.name}>, found ${describe(s, q)}`);
-      const attrEnd = this.name(q, `an attribute name or '>' in <${el.name}>`);
+      const attrEnd = scanName(s, q);
+      if (attrEnd === q) this.fail(q, `expected an attribute name or '>' in <${el.name}>, found ${describe(s, q)}`);
       const attrName = s.slice(q, attrEnd);
       q = this.skipWs(attrEnd);
       if (s.charCodeAt(q) !== EQ) this.fail(q, `expected '=' after attribute ${attrName}`);
