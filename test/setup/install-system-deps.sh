@@ -8,6 +8,9 @@ need=()
 for pkg in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 prometheus; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# kubectl (for `kubectl kustomize` in the manifest tests) ships with these machines; Debian's
+# kubernetes-client is the fallback where it does not.
+command -v kubectl >/dev/null || need+=(kubernetes-client)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
