@@ -22,7 +22,8 @@ import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './se
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
 import { warmUp } from './warmup.js';
 
-const CLIENT_BINARY_IN_PACKAGE = 'hookclient/target/release/premigration-hooks-client';
+/** Where the hook client sits relative to the package root (the repo, or /app in the image: see Dockerfile). */
+export const CLIENT_BINARY_IN_PACKAGE = 'hookclient/target/release/premigration-hooks-client';
 
 /** The package root (where package.json is), found from this module whether it runs from src/ or dist/src/. */
 function packageRoot(): string {
