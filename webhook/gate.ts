@@ -4,14 +4,23 @@
  * - source 'kubevirt': a restarting informer on kubevirts.kubevirt.io/v1 in one namespace; every
  *   change of the CRs recomputes the state with the pure rules of mode.ts.
  *
+ * Logs and notifications (docs/feature-gate.md):
+ *   - once the first list is complete: one "mode" line with the initial state (the same line the
+ *     static sources log at start) and one onChange(state);
+ *   - then one "mode changed" line per change of mode, and one "gate state changed, mode unchanged"
+ *     line when only the gate, the version or the reason moved (e.g. 1.9 → 1.10 stays coexist);
+ *     onChange once per such change. Events that change nothing are silent.
+ *   The events of one list (or one chunk of the watch stream) are applied before the state is
+ *   recomputed, so a relist that swaps CRs never shows a transient state.
+ *
  * Metrics: this module's informer exports watch_restarts_total{resource="kubevirts"} and
  * watch_synced{resource="kubevirts"}. mode{mode}, feature_gate_enabled and kubevirt_info{version}
  * are read from current() at scrape time by webhook/metrics.ts, so they cannot lag behind.
  */
-import { CustomObjectsApi, KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../src/log.js';
-import { createRestartingInformer, type BackoffOptions, type RestartingInformer } from './informer.js';
+import { createRestartingInformer, loadKubeConfig, type BackoffOptions, type RestartingInformer } from './informer.js';
 import { staticState, stateFromKubeVirts } from './mode.js';
 import type { GateProvider, GateSource, GateState } from './types.js';
 
@@ -37,7 +46,10 @@ export interface GateProviderSettings {
 export interface GateProviderDeps {
   logger: Logger;
   registry: Registry;
-  /** Called after every change of the state (mode, gate, version or reason). */
+  /**
+   * Called with the first known state (after the first list; at start() for static sources) and
+   * after every later change of it (mode, gate, version or reason).
+   */
   onChange?: (state: GateState) => void;
 }
 
@@ -57,6 +69,7 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
       synced: () => true,
       async start() {
         log.info({ mode: state.mode, gateEnabled: state.gateEnabled, reason: state.reason }, 'mode');
+        deps.onChange?.(state);
       },
       async stop() {},
     };
@@ -67,25 +80,39 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
   let current: GateState = {
     mode: 'off', gateEnabled: false, reason: `waiting for the first list of KubeVirt CRs in namespace ${namespace}`,
   };
-  let informer: RestartingInformer<KubernetesObject> | undefined;
+  let published = false;
+  let scheduled = false;
 
   const publish = (): void => {
-    if (!informer?.synced()) return; // the initial list arrives object by object: decide once it is complete
+    scheduled = false;
+    if (!informer.synced()) return; // the initial list arrives object by object: decide once it is complete
     const opts: Parameters<typeof stateFromKubeVirts>[1] = { siteHooksConfigured, namespace };
     if (settings.stepAside !== undefined) opts.stepAside = settings.stepAside;
     const next = stateFromKubeVirts(informer.list(), opts);
-    if (sameState(current, next)) return;
+    if (published && sameState(current, next)) return;
     const previous = current;
     current = next;
     const fields = { mode: next.mode, gateEnabled: next.gateEnabled, kubevirtVersion: next.kubevirtVersion ?? 'unknown', reason: next.reason };
-    if (previous.mode !== next.mode) log.info({ ...fields, previousMode: previous.mode }, 'mode changed');
+    if (!published) log.info(fields, 'mode');
+    else if (previous.mode !== next.mode) log.info({ ...fields, previousMode: previous.mode }, 'mode changed');
     else log.info(fields, 'gate state changed, mode unchanged');
+    published = true;
     deps.onChange?.(next);
   };
+  /**
+   * The library applies a list, or a chunk of watch events, synchronously, one callback per
+   * object: recompute once, after the last of them (a microtask runs before any admission request).
+   */
+  const schedulePublish = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(publish);
+  };
 
-  const kubeConfig = settings.kubeConfig ?? defaultKubeConfig();
+  const kubeConfig = settings.kubeConfig ?? loadKubeConfig();
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  informer = createRestartingInformer<KubernetesObject>({
+  // Handlers run only after start(), so `informer` is initialised by the time publish() reads it.
+  const informer: RestartingInformer<KubernetesObject> = createRestartingInformer<KubernetesObject>({
     resource: KUBEVIRT_RESOURCE,
     kubeConfig,
     path: kubevirtCollectionPath(namespace),
@@ -93,24 +120,18 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
       (await api.listNamespacedCustomObject({
         group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace, plural: KUBEVIRT_PLURAL,
       })) as KubernetesListObject<KubernetesObject>,
-    handlers: { add: publish, update: publish, delete: publish, synced: publish },
+    handlers: { add: schedulePublish, update: schedulePublish, delete: schedulePublish, synced: schedulePublish },
     logger: log,
     registry: deps.registry,
     ...(settings.backoff ? { backoff: settings.backoff } : {}),
     ...(settings.minWatchMs !== undefined ? { minWatchMs: settings.minWatchMs } : {}),
   });
-  const watcher = informer;
 
   return {
     current: () => current,
-    synced: () => watcher.synced(),
-    start: () => watcher.start(),
-    stop: () => watcher.stop(),
+    // Ready once the first list has been decided on, not merely received.
+    synced: () => published,
+    start: () => informer.start(),
+    stop: () => informer.stop(),
   };
-}
-
-function defaultKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, else the in-cluster service account
-  return kc;
 }

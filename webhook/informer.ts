@@ -16,7 +16,7 @@
  * when the list has been applied (the library calls watch() right after) and can stop a
  * server that closes watches instantly from making the library spin.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../src/log.js';
 import { METRIC_PREFIX } from '../src/metrics.js';
@@ -92,6 +92,12 @@ export interface RestartingInformerOptions<T extends KubernetesObject> {
   minWatchMs?: number;
   /** A watch that lived this long, or delivered an event, resets the backoff (default 60 s). */
   stableMs?: number;
+  /**
+   * Applied to every listed item and every watched object before the cache sees it: keep only
+   * what the handlers read, so a cluster-wide cache of pods holds metadata, not whole specs.
+   * Must keep metadata.name, namespace and resourceVersion (the cache and resumption use them).
+   */
+  transform?: (obj: T) => T;
   handlers: InformerHandlers<T>;
   logger: Logger;
   registry?: Registry;
@@ -116,9 +122,13 @@ interface WatchTap {
   closed(err: unknown): unknown;
 }
 
-/** client-node's Watch, reporting open / event / close to the wrapper. */
+/** client-node's Watch, reporting open / event / close to the wrapper (and transforming objects). */
 class TappedWatch extends Watch {
-  constructor(config: KubeConfig, private readonly tap: WatchTap) {
+  constructor(
+    config: KubeConfig,
+    private readonly tap: WatchTap,
+    private readonly transform: ((obj: unknown) => unknown) | undefined,
+  ) {
     super(config);
   }
 
@@ -134,7 +144,8 @@ class TappedWatch extends Watch {
       queryParams,
       (phase, apiObj, watchObj) => {
         this.tap.event(phase);
-        callback(phase, apiObj, watchObj);
+        const isObjectEvent = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED';
+        callback(phase, isObjectEvent && this.transform ? this.transform(apiObj) : apiObj, watchObj);
       },
       (err) => done(this.tap.closed(err)),
     );
@@ -209,9 +220,10 @@ export function createRestartingInformer<T extends KubernetesObject>(opts: Resta
 
   const informer = new ListWatch<T>(
     opts.path,
-    new TappedWatch(opts.kubeConfig, tap),
+    new TappedWatch(opts.kubeConfig, tap, opts.transform as ((obj: unknown) => unknown) | undefined),
     async () => {
       const list = await opts.list();
+      if (opts.transform) list.items = (list.items ?? []).map(opts.transform);
       if (!listedOnce) for (const item of list.items ?? []) initialItems.add(item);
       listedOnce = true;
       return list;
@@ -277,4 +289,12 @@ export function createRestartingInformer<T extends KubernetesObject>(opts: Resta
     restarts: () => restartCount,
     list: () => informer.list(),
   };
+}
+
+/** --kubeconfig <path> when given; else $KUBECONFIG, ~/.kube/config, else the in-cluster service account. */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
 }

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { VERSION } from '../src/config.js';
 import { InputError } from '../src/errors.js';
-import { createLogger, type Logger } from '../src/log.js';
+import { createLogger } from '../src/log.js';
 import { createRegistry } from '../src/metrics.js';
-import type { Registry } from 'prom-client';
 import { createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './app.js';
 import { createWebhookMetrics } from './metrics.js';
 import { parseWebhookSettings, usage, type WebhookSettings } from './settings.js';
 import { CertReloader, generateSelfSigned } from './tls.js';
+import { createWatches, type Watches } from './watches.js';
 import type { GateProvider, GateState } from './types.js';
 
 /** --gate-source always|never: a fixed state, synced from the start. */
@@ -25,11 +25,6 @@ export function fixedGate(source: 'always' | 'never'): GateProvider {
       ? { mode: 'inject', gateEnabled: true, reason: 'forced on by --gate-source=always' }
       : { mode: 'off', gateEnabled: false, reason: 'forced off by --gate-source=never' };
   return { current: () => state, synced: () => true, start: async () => {}, stop: async () => {} };
-}
-
-async function createGate(settings: WebhookSettings, _logger: Logger, _registry: Registry): Promise<GateProvider> {
-  if (settings.gateSource !== 'kubevirt') return fixedGate(settings.gateSource);
-  throw new InputError('--gate-source=kubevirt is not available in this build; use always|never');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -47,13 +42,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger('webhook', settings.logLevel);
   const registry = createRegistry({ defaults: true });
-  let gate: GateProvider;
+  let watches: Watches;
   try {
-    gate = await createGate(settings, logger, registry);
+    watches = createWatches(settings, { logger, registry });
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, 'cannot create the gate provider');
     return 2;
   }
+  const gate = watches.gate;
   const metrics = createWebhookMetrics(registry, () => gate.current());
 
   let devDir: string | undefined;
@@ -89,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   const server = await startWebhookServer({ app, port: settings.port, host: settings.bindAddress, ...(current ? { certificate: current } : {}) });
   serving.server = server;
   const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger);
-  gate.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
+  watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
   logger.info(
     { version: VERSION, port: server.port, metricsPort: metricsServer.port, gateSource: settings.gateSource, sidecarMode: settings.inject.sidecarMode, image: settings.inject.image },
     'webhook listening',
@@ -105,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   await server.close();
   await metricsServer.close();
   certs.stop();
-  await gate.stop();
+  await watches.stop();
   if (devDir) rmSync(devDir, { recursive: true, force: true });
   logger.info('stopped');
   return 0;
