@@ -26,6 +26,8 @@ export interface WatchesDeps {
   registry: Registry;
   /** Tests pass a kubeconfig for their API server; otherwise --kubeconfig, $KUBECONFIG or in-cluster. */
   kubeConfig?: KubeConfig;
+  /** See escaped.ts; tests shorten it to judge fresh pods quickly. */
+  escapedSkewMs?: number;
 }
 
 type Needed = Pick<WebhookSettings, 'gateSource' | 'kubevirtNamespace' | 'kubeconfig' | 'watchTargetPods'> & {
@@ -48,7 +50,10 @@ export function createWatches(settings: Needed, deps: WatchesDeps): Watches {
   );
   const escaped =
     settings.watchTargetPods && kubeConfig
-      ? createEscapedPodWatcher({ kubeConfig, timeline, hooks: settings.inject.hooks, logger: deps.logger, registry: deps.registry })
+      ? createEscapedPodWatcher({
+          kubeConfig, timeline, hooks: settings.inject.hooks, logger: deps.logger, registry: deps.registry,
+          ...(deps.escapedSkewMs !== undefined ? { skewMs: deps.escapedSkewMs } : {}),
+        })
       : undefined;
   return {
     gate,
