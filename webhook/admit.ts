@@ -6,6 +6,7 @@
  */
 import type { GateState } from './types.js';
 import { inject } from './inject.js';
+import { reportEnvFor, type ReportMinting } from './report-env.js';
 import { hooksForMode, type InjectSettings } from './settings.js';
 import { targetSkipReason } from './target.js';
 
@@ -16,6 +17,8 @@ const SUPPORTED_VERSIONS = new Set([ADMISSION_V1, 'admission.k8s.io/v1beta1']);
 export interface AdmitState {
   gate: GateState;
   settings: InjectSettings;
+  /** Present when hook reports are configured (--report-url and --report-key-file). */
+  report?: ReportMinting;
 }
 
 export type AdmitResult = 'injected' | 'skipped' | 'error';
@@ -90,7 +93,8 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   const hooks = hooksForMode(mode, state.settings.hooks);
   if (hooks.length === 0) return done('skipped', 'no-site-hooks');
 
-  const result = inject(pod, state.settings, { mode, hooks });
+  const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;
+  const result = inject(pod, state.settings, { mode, hooks, ...(report ? { report } : {}) });
   if (result.kind === 'skip') return done('skipped', result.reason);
   if (result.kind === 'error') return done('error', result.reason, result.message);
   out.response.patchType = 'JSONPatch';

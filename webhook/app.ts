@@ -19,6 +19,8 @@ export interface WebhookAppOptions {
   metrics: WebhookMetrics;
   logger: Logger;
   maxBodyBytes: number;
+  /** More HTTPS endpoints (/validate, /report), mounted before the error handler. */
+  routes?: Array<(app: express.Express) => void>;
 }
 
 export function createWebhookApp(opts: WebhookAppOptions): express.Express {
@@ -51,6 +53,8 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
     else opts.logger.debug(fields, 'admission skipped');
     res.status(200).json(review);
   });
+
+  for (const mount of opts.routes ?? []) mount(app);
 
   // Body-parser failures (malformed JSON → 400, oversize → 413) and anything unexpected.
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -13,6 +13,7 @@ import {
   BASE_NAME, BIN_SUBPATH, CLIENT_CONF_PATH, COMPUTE_CONTAINER, HOOKS_DIR, INJECTED_ANNOTATION, RUN_DIR,
   RUN_SUBPATH, SOCKET_PATH, type InjectedMarker,
 } from './names.js';
+import { sidecarDigest } from './marker.js';
 import { qosClass, type QosClass } from './qos.js';
 import type { InjectSettings } from './settings.js';
 import { verifyPatch } from './verify-patch.js';
@@ -21,6 +22,35 @@ export interface InjectContext {
   mode: 'inject' | 'coexist';
   /** Hooks the injected server runs (already filtered for the mode; never empty). */
   hooks: string[];
+  /** Where and how the in-pod server reports each run (issue 7); absent: it does not report. */
+  report?: ReportEnv;
+}
+
+/** Passed to our container as environment (src/server/report-settings.ts reads it). */
+export interface ReportEnv {
+  url: string;
+  /** PEM bundle the server trusts for the webhook's certificate. */
+  caBundle: string;
+  /** Minted per pod (webhook/token.ts). */
+  token: string;
+  kubevirtVersion?: string;
+}
+
+export const REPORT_ENV = {
+  url: 'PREMIGRATION_HOOKS_REPORT_URL',
+  caBundle: 'PREMIGRATION_HOOKS_REPORT_CA',
+  token: 'PREMIGRATION_HOOKS_REPORT_TOKEN',
+  kubevirtVersion: 'PREMIGRATION_HOOKS_KUBEVIRT_VERSION',
+} as const;
+
+function reportEnv(r: ReportEnv | undefined): Json[] {
+  if (!r) return [];
+  return [
+    { name: REPORT_ENV.url, value: r.url },
+    { name: REPORT_ENV.caBundle, value: r.caBundle },
+    { name: REPORT_ENV.token, value: r.token },
+    ...(r.kubevirtVersion ? [{ name: REPORT_ENV.kubevirtVersion, value: r.kubevirtVersion }] : []),
+  ];
 }
 
 export type InjectResult =
@@ -75,7 +105,7 @@ function serverArgs(s: InjectSettings, ctx: InjectContext): string[] {
   ];
 }
 
-function baseContainer(name: string, volume: string, s: InjectSettings, resources: Json | undefined): Json {
+function baseContainer(name: string, volume: string, s: InjectSettings, resources: Json | undefined, report?: ReportEnv): Json {
   return {
     name,
     image: s.image,
@@ -83,7 +113,7 @@ function baseContainer(name: string, volume: string, s: InjectSettings, resource
     command: [s.imageCommand],
     // No --target-namespace: the server takes it only together with --source-namespace, which
     // is not known at admission (the source of a decentralized migration is another cluster).
-    env: [{ name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel }],
+    env: [{ name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel }, ...reportEnv(report)],
     ...(resources ? { resources } : {}),
     securityContext: structuredClone(SECURITY_CONTEXT),
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -142,9 +172,13 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
     if (!present) ops.push({ op: 'add', path, value: empty });
   };
 
+  const base = { ...baseContainer(serverName, volume, s, resources, ctx.report), args: ['serve', ...serverArgs(s, ctx)] };
   ensure('/metadata', metadata !== undefined, {});
   ensure('/metadata/annotations', isObject(metadata?.annotations), {});
-  const marker: InjectedMarker = { version: VERSION, mode: ctx.mode, hooks: ctx.hooks, sidecar: s.sidecarMode };
+  // qos/container/volume/digest let /validate check the stored pod against what we added.
+  const marker: InjectedMarker = {
+    version: VERSION, mode: ctx.mode, hooks: ctx.hooks, sidecar: s.sidecarMode, qos, container: serverName, volume, digest: sidecarDigest(base),
+  };
   ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: JSON.stringify(marker) });
 
   ensure('/spec/volumes', Array.isArray(spec.volumes), []);
@@ -156,8 +190,7 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
     ensure('/spec/initContainers', Array.isArray(spec.initContainers), []);
     // Native sidecar: started, and its startup probe passed, before compute starts, so the
     // qemu.d entry exists before virtqemud scans the hook directory.
-    const server = { ...baseContainer(serverName, volume, s, resources), args: ['serve', ...serverArgs(s, ctx)] };
-    ops.push({ op: 'add', path: '/spec/initContainers/-', value: { ...server, restartPolicy: 'Always', startupProbe: startupProbe(s) } });
+    ops.push({ op: 'add', path: '/spec/initContainers/-', value: { ...base, restartPolicy: 'Always', startupProbe: startupProbe(s) } });
   } else {
     // Classic (Kubernetes without native sidecars): a regular sidecar container. KubeVirt starts
     // the migration only when every non-compute container is Ready, i.e. after our startup probe
@@ -165,8 +198,7 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
     // existed at daemon start, which KubeVirt 1.5+ guarantees (its own hooks/qemu). On ≤1.4 an
     // init container would have to install the client first; that needs a `serve --install-only`
     // mode the hook server does not offer yet (docs/webhook.md, "Classic mode").
-    const server = { ...baseContainer(serverName, volume, s, resources), args: ['serve', ...serverArgs(s, ctx)] };
-    ops.push({ op: 'add', path: '/spec/containers/-', value: { ...server, startupProbe: startupProbe(s) } });
+    ops.push({ op: 'add', path: '/spec/containers/-', value: { ...base, startupProbe: startupProbe(s) } });
   }
 
   ensure('/spec/containers/0/volumeMounts', Array.isArray(compute.volumeMounts), []);

@@ -13,6 +13,7 @@ import { createLogger } from '../src/log.js';
 import { createRegistry } from '../src/metrics.js';
 import { createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './app.js';
 import { createWebhookMetrics } from './metrics.js';
+import { closeTheLoop } from './report-setup.js';
 import { parseWebhookSettings, usage, type WebhookSettings } from './settings.js';
 import { CertReloader, generateSelfSigned } from './tls.js';
 import { createWatches, type Watches } from './watches.js';
@@ -59,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
     logger.warn({ dir: devDir }, 'serving a generated self-signed certificate (development only)');
   }
   const certDir = devDir ?? (settings.tlsCertDir as string);
+  // /validate and hook reports (issue 7); in dev mode the self-signed cert is its own CA.
+  const loop = closeTheLoop(settings, { registry, logger, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
 
   // The first certificate may load before the server exists (it is then passed at creation).
   const serving: { server?: WebhookServer } = {};
@@ -75,7 +78,8 @@ export async function main(argv: string[]): Promise<number> {
 
   let stopping = false;
   const app = createWebhookApp({
-    state: () => ({ gate: gate.current(), settings: settings.inject }),
+    state: () => ({ gate: gate.current(), settings: settings.inject, ...loop.admitState() }),
+    routes: loop.routes,
     ready: () => !stopping && certs.current() !== undefined && gate.synced(),
     metrics,
     logger,

@@ -45,4 +45,11 @@ export interface InjectedMarker {
   mode: 'inject' | 'coexist';
   hooks: string[];
   sidecar: 'native' | 'classic';
+  /** The pod's QoS class before our patch; /validate checks the stored pod still has it. */
+  qos?: 'Guaranteed' | 'Burstable' | 'BestEffort';
+  /** Names we chose (freeName may suffix them), so /validate finds exactly our objects. */
+  container?: string;
+  volume?: string;
+  /** sidecarDigest() of our container's image, command and args as injected. */
+  digest?: string;
 }

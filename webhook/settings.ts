@@ -48,6 +48,14 @@ export interface WebhookSettings {
   shutdownDelayMs: number;
   logLevel: LogLevel;
   inject: InjectSettings;
+  /** /validate: warn = allow with admission warnings; deny = reject a pod whose injection was broken. */
+  validatePolicy: 'warn' | 'deny';
+  /** Hook reports (issue 7): enabled when both the URL and the key file are set. */
+  reportUrl?: string;
+  reportKeyFile?: string;
+  /** The CA bundle injected into pods for the report URL (default: <tls-cert-dir>/ca.crt; dev: the self-signed cert). */
+  caBundleFile?: string;
+  reportTokenTtlSeconds: number;
 }
 
 interface FlagSpec {
@@ -81,6 +89,11 @@ const FLAGS: Record<string, FlagSpec> = {
   'cert-poll-ms': { env: 'CERT_POLL_MS', help: 'fallback check of the cert directory (default 10000)' },
   'shutdown-delay-ms': { env: 'SHUTDOWN_DELAY_MS', help: 'on SIGTERM, report unready this long before closing (default 5000)' },
   'log-level': { env: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  'validate-policy': { env: 'VALIDATE_POLICY', help: 'warn|deny: what /validate does with a pod whose injection was broken (default warn)' },
+  'report-url': { env: 'REPORT_URL', help: 'https URL of this webhook\'s /report, as target pods reach it (enables hook reports)' },
+  'report-key-file': { env: 'REPORT_KEY_FILE', help: 'HMAC key for report tokens, ≥32 bytes (a Secret only the webhook reads)' },
+  'ca-bundle-file': { env: 'CA_BUNDLE_FILE', help: 'CA bundle given to target pods to verify the report URL (default <tls-cert-dir>/ca.crt)' },
+  'report-token-ttl': { env: 'REPORT_TOKEN_TTL', help: 'lifetime of a report token in seconds (default 86400)' },
 };
 
 export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
@@ -197,6 +210,8 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
         memory: quantity('sidecar-memory-request', f.get('sidecar-memory-request'), '64Mi', false),
       },
     },
+    validatePolicy: oneOf('validate-policy', f.get('validate-policy'), ['warn', 'deny'] as const, 'warn'),
+    ...reportFlags(f),
   };
 }
 
@@ -208,4 +223,25 @@ function parseNonNegativeInt(name: string, v: string | undefined, fallback: numb
 /** Hooks the injected server runs for a mode; empty means "nothing to inject". */
 export function hooksForMode(mode: 'inject' | 'coexist', configured: readonly string[]): string[] {
   return mode === 'inject' ? [...configured] : configured.filter((h) => !UPSTREAM_EQUIVALENT_HOOKS.includes(h));
+}
+
+function reportFlags(f: Map<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {
+  const reportUrl = f.get('report-url');
+  if (reportUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(reportUrl);
+    } catch {
+      throw new InputError(`--report-url is not a URL: "${reportUrl}"`);
+    }
+    if (url.protocol !== 'https:') throw new InputError(`--report-url must be https, got "${reportUrl}"`);
+  }
+  const reportKeyFile = f.get('report-key-file');
+  const caBundleFile = f.get('ca-bundle-file');
+  return {
+    ...(reportUrl !== undefined ? { reportUrl } : {}),
+    ...(reportKeyFile !== undefined ? { reportKeyFile } : {}),
+    ...(caBundleFile !== undefined ? { caBundleFile } : {}),
+    reportTokenTtlSeconds: parsePositiveInt('--report-token-ttl', f.get('report-token-ttl'), 86_400),
+  };
 }

@@ -14,6 +14,7 @@ import { AbiViolation, HookRefusal, PremigrationError } from '../errors.js';
 import { BodyAbortedError, BodyTooLargeError, readBody } from './body.js';
 import { ABI_GUARD_LABEL, CHAIN_LABEL, type RequestResult, type ServerMetrics } from './metrics.js';
 import { requestLogLine, type RequestOutcome } from './request-log.js';
+import type { RunRecord } from './report.js';
 
 export type ChainRunner = (xml: string, ctx: HookContext, opts: ChainOptions) => ChainResult;
 
@@ -33,6 +34,8 @@ export interface AppDeps {
   timeoutMs: number;
   /** False until start-up finished and again while stopping. */
   ready: () => boolean;
+  /** Called after each migrate-begin response went out (hook reports, issue 7). */
+  onRun?: (run: RunRecord) => void;
 }
 
 export const HEADER = {
@@ -138,6 +141,7 @@ async function handleMigrateBegin(req: Request, res: Response, deps: AppDeps): P
     cpusetSource: header(req, HEADER.cpusetSource),
   };
   let finished = false;
+  let refusedBy: string | undefined;
   const finish = (status: number, result: RequestResult, send: () => void, extra: Partial<RequestOutcome> = {}): void => {
     if (finished) return;
     finished = true;
@@ -148,6 +152,11 @@ async function handleMigrateBegin(req: Request, res: Response, deps: AppDeps): P
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
     deps.logger[level](line, 'migrate-begin');
     send();
+    // Only after the response: a report must never delay or fail the hook.
+    if (deps.onRun) {
+      const run: RunRecord = { op: outcome.op, result, seconds, ...(extra.chain ? { chain: extra.chain } : {}), ...(refusedBy ? { refusedBy } : {}) };
+      setImmediate(() => deps.onRun?.(run));
+    }
   };
 
   // The chain itself is synchronous and fast; what can hang is a client that stops sending.
@@ -194,6 +203,8 @@ async function handleMigrateBegin(req: Request, res: Response, deps: AppDeps): P
       finish(400, 'bad-request', () => res.destroy(), { error: err.message });
       return;
     }
+    if (err instanceof HookRefusal) refusedBy = err.hook;
+    else if (err instanceof AbiViolation) refusedBy = ABI_GUARD_LABEL;
     const c = classify(err, deps);
     const send = (): void => {
       if (c.status === 413) res.set('Connection', 'close');

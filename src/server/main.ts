@@ -18,6 +18,7 @@ import { readHostTopology } from '../topology/sysfs.js';
 import { createApp } from './app.js';
 import { installClient, writeClientConf } from './install.js';
 import { ServerMetrics } from './metrics.js';
+import { reporterFor } from './report-setup.js';
 import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
 import { warmUp } from './warmup.js';
@@ -127,6 +128,7 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
     maxBodyBytes: settings.maxBodyBytes,
     timeoutMs: settings.timeoutMs,
     ready: () => ready,
+    ...reporterFor(settings, log),
   });
   const server = http.createServer(
     {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { parseList, parseOnError, parsePositiveInt, PRODUCT, type OnErrorPolicy } from '../config.js';
 import { InputError } from '../errors.js';
+import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -36,6 +37,8 @@ export interface ServerSettings {
   sourceNamespace?: string;
   targetNamespace?: string;
   logLevel: LogLevel;
+  /** Where to report each run (issue 7), or why not; absent when no report flag is given. */
+  report?: ReportSetting;
 }
 
 export interface SettingsDefaults {
@@ -62,6 +65,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'source-namespace': { env: 'SOURCE_NAMESPACE', help: 'namespace of the migration source (cross-namespace migrations)' },
   'target-namespace': { env: 'TARGET_NAMESPACE', help: 'namespace of this target pod (cross-namespace migrations)' },
   'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
+  ...REPORT_FLAGS,
 };
 
 export function usage(): string {
@@ -162,5 +166,11 @@ export function parseServerSettings(
     maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES),
     ...(sourceNamespace !== undefined ? { sourceNamespace, targetNamespace } : {}),
     logLevel: logLevel as LogLevel,
+    ...reportSetting(f),
   };
+}
+
+function reportSetting(f: Map<string, string>): { report?: ReportSetting } {
+  const report = parseReportTarget((name) => f.get(name));
+  return 'disabled' in report && report.disabled === NOT_CONFIGURED ? {} : { report };
 }
