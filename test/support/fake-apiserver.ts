@@ -202,6 +202,11 @@ export class FakeApiServer {
     for (let i = 0; i < count; i++) this.failures.push({ on, status });
   }
 
+  /** Forget the failures failNext() queued and not yet served. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   /** Forget history: watches resuming from any resourceVersion seen so far get 410 Gone. */
   compact(): void {
     this.compactedThrough = this.rv;

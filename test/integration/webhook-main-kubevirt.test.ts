@@ -1,0 +1,109 @@
+/**
+ * `premigration-hooks webhook --gate-source=kubevirt --watch-target-pods` end to end in-process,
+ * against the local list+watch TEST DOUBLE of kube-apiserver (no kube-apiserver on this machine),
+ * reached through a real kubeconfig file passed with --kubeconfig: not ready until the KubeVirt
+ * CR list succeeds (the first lists fail), then ready, injecting, and exporting the gate series.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../webhook/main.js';
+import { GATE_NAME } from '../../webhook/mode.js';
+import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function https(port: number, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', rejectUnauthorized: false, agent: false, headers: body ? { 'Content-Type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('follows the KubeVirt CR from a kubeconfig: unready until listed, then injects and exports the gate', async () => {
+  const api = new FakeApiServer();
+  await api.start();
+  const dir = mkdtempSync(join(os.tmpdir(), 'premigration-hooks-kubeconfig-'));
+  try {
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(kubeconfig, api.kubeConfig().exportConfig()); // JSON is YAML
+    api.create(KUBEVIRTS, {
+      metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+      spec: { configuration: { developerConfiguration: { featureGates: [GATE_NAME] } } },
+      status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.7.2' },
+    });
+    api.failNext('list', 500, 1000); // until cleared below
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const done = main([
+      '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'kubevirt',
+      '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt', '--watch-target-pods',
+      '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
+      '--shutdown-delay-ms', '0', '--log-level', 'silent',
+    ]);
+    await waitFor(() => api.countRequests({ plural: 'kubevirts', watch: false }) >= 1, 'first KubeVirt list');
+    // Every list fails so far: served and alive, but not ready.
+    expect((await https(port, '/healthz')).status).toBe(200);
+    expect((await https(port, '/readyz')).status).toBe(503);
+    api.clearFailures();
+
+    let ready = 0;
+    const deadline = Date.now() + 20_000;
+    while (ready !== 200 && Date.now() < deadline) {
+      ready = await https(port, '/readyz').then((r) => r.status, () => 0);
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(ready).toBe(200);
+    const lists = api.countRequests({ plural: 'kubevirts', watch: false });
+    expect(lists).toBeGreaterThanOrEqual(2);
+    await waitFor(() => api.openWatches('pods') === 1, 'target-pod watch open');
+
+    const review = readFileSync(join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'));
+    const res = await https(port, '/mutate', review);
+    expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    for (const line of [
+      'premigration_hooks_mode{mode="inject"} 1',
+      'premigration_hooks_mode{mode="off"} 0',
+      'premigration_hooks_feature_gate_enabled 1',
+      'premigration_hooks_kubevirt_info{version="v1.7.2"} 1',
+      // Every failed list was restarted (with backoff), and the last one succeeded.
+      `premigration_hooks_watch_restarts_total{resource="kubevirts"} ${lists - 1}`,
+      'premigration_hooks_watch_synced{resource="kubevirts"} 1',
+      'premigration_hooks_watch_synced{resource="pods"} 1',
+      'premigration_hooks_escaped_target_pods_total 0',
+    ]) {
+      expect(metrics.split('\n')).toContain(line);
+    }
+
+    process.emit('SIGTERM');
+    expect(await done).toBe(0);
+    await waitFor(() => api.openWatches() === 0, 'both watches closed by the shutdown');
+  } finally {
+    await api.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
+
+test('an unreadable --kubeconfig is a startup error (exit code 2), not a crash loop of retries', async () => {
+  expect(await main(['--dev-self-signed', '--image', 'x', '--gate-source', 'kubevirt', '--kubeconfig', '/nonexistent/kubeconfig', '--log-level', 'silent'])).toBe(2);
+});
