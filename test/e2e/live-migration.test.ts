@@ -1,0 +1,322 @@
+/**
+ * End to end under a real libvirt (issue 3 §4): a live migration of a TCG guest from daemon A
+ * to daemon B on this machine, with our real hook client in B's /etc/libvirt/hooks/qemu.d/
+ * and our real hook server (`node dist/src/cli.js serve`) on a socket B can reach.
+ *
+ * B runs inside its own cpuset cgroup (a CPU that A's pins do not use), so the client measures
+ * a different cpuset exactly as it would inside a launcher pod, and libvirt on B can only start
+ * the guest if the pins were rewritten. How it works: docs/testing.md.
+ *
+ * No skips: without root or libvirt the suite fails with the reason (CI has both).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { runChain } from '../../src/chain.js';
+import { parseCpuList } from '../../src/topology/cpulist.js';
+import { readHostTopology } from '../../src/topology/sysfs.js';
+import type { OnErrorPolicy } from '../../src/config.js';
+import { CLI, CLIENT, requireBuilt } from '../integration/server-harness.js';
+import {
+  Daemon,
+  GUEST,
+  POD_RUN_DIR,
+  VNC_PASSWORD,
+  checkPrerequisites,
+  createCpusetCgroup,
+  guestXml,
+  killPid,
+  pinsOf,
+  removeTree,
+  sleep,
+  vcpuAffinity,
+  type CpusetCgroup,
+  type Run,
+} from './libvirt-pair.js';
+
+/** qemu capabilities survive between runs here (the first probe costs ~8 s per daemon). */
+const CAPS_CACHE = '/var/tmp/premigration-hooks-e2e-cache';
+
+interface HookServer {
+  child: ChildProcess;
+  policy: OnErrorPolicy;
+  stderr(): string;
+  logs(): Array<Record<string, unknown>>;
+  exited: Promise<void>;
+}
+
+let root = '';
+let podRun = '';
+let cgroup: CpusetCgroup | undefined;
+let A: Daemon | undefined;
+let B: Daemon | undefined;
+let server: HookServer | undefined;
+/** The policy in the client.conf the last server wrote (it stays when the server stops). */
+let confPolicy: OnErrorPolicy | undefined;
+const allServerLogs: string[] = [];
+
+let online: number[] = [];
+let aCpu = 0;
+let bCpu = 0;
+
+function daemons(): { a: Daemon; b: Daemon } {
+  if (!A || !B) throw new Error('daemons not started (see the beforeAll error)');
+  return { a: A, b: B };
+}
+
+async function startServer(policy: OnErrorPolicy): Promise<HookServer> {
+  const { b } = daemons();
+  const child = spawn(
+    process.execPath,
+    [
+      CLI, 'serve',
+      '--socket', path.join(podRun, 'hooks.sock'),
+      '--client-conf', path.join(podRun, 'client.conf'),
+      '--install-client', path.join(b.hooksDir, 'qemu.d'),
+      '--client-binary', CLIENT,
+      '--on-error', policy,
+      '--timeout-ms', '10000',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+  );
+  let err = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (s: string) => (err += s));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const s: HookServer = {
+    child,
+    policy,
+    stderr: () => err,
+    logs: () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
+    exited,
+  };
+  allServerLogs.push('');
+  const index = allServerLogs.length - 1;
+  child.stderr?.on('data', () => (allServerLogs[index] = err));
+  const until = Date.now() + 20_000;
+  while (!s.logs().some((l) => l.msg === 'hook server ready')) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`hook server exited during start:\n${err}`);
+    if (Date.now() > until) throw new Error(`hook server not ready within 20 s:\n${err}`);
+    await sleep(50);
+  }
+  confPolicy = policy;
+  return s;
+}
+
+async function stopServer(): Promise<void> {
+  const s = server;
+  server = undefined;
+  if (!s || s.child.pid === undefined || s.child.exitCode !== null || s.child.signalCode !== null) return;
+  killPid(s.child.pid, 'SIGTERM');
+  await s.exited;
+}
+
+/** A running server whose client.conf says `policy`. */
+async function serverUp(policy: OnErrorPolicy): Promise<HookServer> {
+  if (server?.policy !== policy) {
+    await stopServer();
+    server = await startServer(policy);
+  }
+  return server;
+}
+
+/** No server listening, with a client.conf that says `policy` (written by a real server start). */
+async function serverDown(policy: OnErrorPolicy): Promise<void> {
+  if (confPolicy !== policy) await serverUp(policy);
+  await stopServer();
+}
+
+async function must(what: string, r: Promise<Run>): Promise<string> {
+  const res = await r;
+  if (res.code !== 0) throw new Error(`${what} failed (${res.code}): ${res.stderr}\nB log:\n${B?.logTail() ?? ''}`);
+  return res.stdout;
+}
+
+/** Starts the guest on A with these vCPU pins and returns the migratable XML libvirt will send. */
+async function startGuestOnA(pins: number[]): Promise<string> {
+  const { a } = daemons();
+  const file = path.join(root, `${GUEST}-${pins.join('_')}.xml`);
+  writeFileSync(file, guestXml(pins));
+  await must('virsh create on A', a.virsh('create', file));
+  // What the hook receives is the migratable XML (the passwords come along, but pins are what matter here).
+  return must('virsh dumpxml --migratable on A', a.virsh('dumpxml', '--migratable', GUEST));
+}
+
+function migrate(): Promise<Run> {
+  const { a, b } = daemons();
+  return a.virsh('migrate', '--live', GUEST, b.uri, '--migrateuri', 'tcp://127.0.0.1', '--listen-address', '127.0.0.1');
+}
+
+async function domstate(d: Daemon): Promise<string> {
+  const r = await d.virsh('domstate', GUEST);
+  return r.code === 0 ? r.stdout.trim() : `absent (${r.stderr.trim()})`;
+}
+
+/** The vCPU pins as CPU lists (`vcpupin n=list`), to compare with /proc. */
+function vcpuPins(xml: string): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const pin of pinsOf(xml)) {
+    const m = /^vcpupin (\d+)=(.+)$/.exec(pin);
+    if (m) out.set(Number(m[1]), parseCpuList(m[2] as string));
+  }
+  return out;
+}
+
+function affinityOnB(): Map<number, number[]> {
+  const { b } = daemons();
+  const aff = vcpuAffinity(b.qemuPid(GUEST));
+  return new Map([...aff].map(([vcpu, list]) => [vcpu, parseCpuList(list)]));
+}
+
+function migrateBeginLines(s: HookServer): Array<Record<string, unknown>> {
+  return s.logs().filter((l) => l.msg === 'migrate-begin');
+}
+
+const host = (): ReturnType<typeof readHostTopology> => readHostTopology('/sys');
+
+beforeAll(async () => {
+  checkPrerequisites();
+  requireBuilt(CLI, CLIENT);
+  online = parseCpuList(readFileSync('/sys/devices/system/cpu/online', 'utf8'));
+  if (online.length < 2) throw new Error(`the e2e test needs at least 2 online CPUs, this machine has ${online.length}`);
+  aCpu = online[0] as number;
+  bCpu = online[online.length - 1] as number;
+
+  root = mkdtempSync('/tmp/pmh-e2e-');
+  podRun = path.join(root, 'B', 'pod-run');
+  mkdirSync(podRun, { recursive: true });
+  cgroup = createCpusetCgroup(`premigration-hooks-e2e-${process.pid}`, String(bCpu));
+  A = new Daemon({ name: 'A', dir: path.join(root, 'A'), cacheDir: path.join(CAPS_CACHE, 'A') });
+  B = new Daemon({
+    name: 'B',
+    dir: path.join(root, 'B'),
+    cacheDir: path.join(CAPS_CACHE, 'B'),
+    // In a launcher pod the client reads /var/run/premigration-hooks/client.conf (libvirt scrubs the env).
+    binds: [[podRun, POD_RUN_DIR]],
+    cgroup: cgroup.dir,
+  });
+  A.prepare();
+  B.prepare();
+  // The server installs the client into B's qemu.d/ before B starts: libvirt discovers hooks at start.
+  server = await startServer('pass');
+  expect(statSync(path.join(B.hooksDir, 'qemu.d', 'premigration-hooks-client')).mode & 0o777).toBe(0o755);
+  A.start();
+  B.start();
+  await Promise.all([A.waitReady(90_000), B.waitReady(90_000)]);
+}, 150_000);
+
+afterAll(async () => {
+  await stopServer();
+  await Promise.all([A?.stop(), B?.stop()]);
+  await cgroup?.remove();
+  if (root) removeTree(root);
+  // Only secrets-free logs: the VNC password must never have reached any server log.
+  for (const log of allServerLogs) expect(log).not.toContain(VNC_PASSWORD);
+}, 60_000);
+
+afterEach(async () => {
+  if (!A || !B) return;
+  await Promise.all([A.virsh('destroy', GUEST), B.virsh('destroy', GUEST)]);
+  rmSync(path.join(B.hooksDir, 'qemu'), { force: true });
+  cgroup?.setCpus(String(bCpu));
+}, 60_000);
+
+/** KubeVirt 1.5–1.7 ship a hooks/qemu shell script that acts only on `release end migrated` (a stand-in for it). */
+function upstreamScript(callsFile: string, marker: string): string {
+  return `#!/bin/sh
+echo "$*" >> '${callsFile}'
+if [ "$2" = release ] && [ "$3" = end ] && [ "$4" = migrated ]; then touch '${marker}'; fi
+exit 0
+`;
+}
+
+describe(`live migration A → B under real libvirtd, B in a cpuset cgroup`, () => {
+  test.each([
+    { layout: 'hooks/qemu absent (KubeVirt ≤ 1.4)', upstream: false },
+    { layout: 'a pass-through hooks/qemu script present (KubeVirt 1.5–1.7 stand-in)', upstream: true },
+  ])('$layout: the migration succeeds and B runs with the pins the chain computes', async ({ upstream }) => {
+    const { a, b } = daemons();
+    const s = await serverUp('pass');
+    const calls = path.join(root, 'upstream-hook.calls');
+    rmSync(calls, { force: true });
+    if (upstream) writeFileSync(path.join(b.hooksDir, 'qemu'), upstreamScript(calls, path.join(root, 'marker')), { mode: 0o755 });
+
+    const migratable = await startGuestOnA([aCpu]);
+    const expected = runChain(migratable, { cpuset: [bCpu], host: host() }).xml;
+    // The test can fail: the chain must move the pin, from A's CPU to B's.
+    expect(pinsOf(expected)).not.toEqual(pinsOf(migratable));
+    const logBefore = b.qemuLog(GUEST).length;
+    const linesBefore = migrateBeginLines(s).length;
+
+    const m = await migrate();
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const live = await must('virsh dumpxml on B', b.virsh('dumpxml', GUEST));
+    expect(pinsOf(live)).toEqual(pinsOf(expected));
+    expect(affinityOnB()).toEqual(vcpuPins(expected));
+    expect(b.qemuLog(GUEST).slice(logBefore)).toMatch(/tainted: hook-script/);
+    expect(await domstate(b)).toBe('running');
+    expect(await domstate(a)).toMatch(/^absent/);
+
+    // The client measured B's cgroup, not A's and not the whole machine.
+    const lines = migrateBeginLines(s).slice(linesBefore);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      op: 'migrate',
+      domain: GUEST,
+      status: 200,
+      cpuset: String(bCpu),
+      cpusetSource: cgroup?.version === 2 ? 'cgroup2' : 'cgroup1',
+    });
+    if (upstream) expect(readFileSync(calls, 'utf8')).toContain(`${GUEST} migrate begin -`);
+  }, 90_000);
+
+  test('server stopped, on_error=pass: the migration succeeds with the pins unchanged', async () => {
+    const { b } = daemons();
+    await serverDown('pass');
+    // Let B use every CPU, and pin the guest to the one the chain would NOT pick, so that
+    // "unchanged" and "re-pinned" are told apart.
+    cgroup?.setCpus(online.join(','));
+    const migratable = await startGuestOnA([bCpu]);
+    const hooked = runChain(migratable, { cpuset: online, host: host() }).xml;
+    expect(pinsOf(hooked)).not.toEqual(pinsOf(migratable));
+    const logBefore = b.qemuLog(GUEST).length;
+
+    const m = await migrate();
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const live = await must('virsh dumpxml on B', b.virsh('dumpxml', GUEST));
+    expect(pinsOf(live)).toEqual(pinsOf(migratable));
+    expect(affinityOnB()).toEqual(new Map([[0, [bCpu]]]));
+    expect(b.qemuLog(GUEST).slice(logBefore)).not.toMatch(/tainted: hook-script/);
+  }, 90_000);
+
+  test('server stopped, on_error=abort: the migration fails and the guest keeps running on A', async () => {
+    const { a, b } = daemons();
+    await serverDown('abort');
+    await startGuestOnA([aCpu]);
+
+    const m = await migrate();
+    expect(m.code).not.toBe(0);
+    expect(m.stderr).toMatch(/premigration-hooks: cannot connect to the hook server at \S+hooks\.sock/);
+    expect(m.stderr).toContain('on_error=abort');
+    expect(await domstate(a)).toBe('running');
+    expect(await domstate(b)).toMatch(/^absent/);
+  }, 90_000);
+
+  test('a refusal (more dedicated vCPUs than B has CPUs), on_error=abort: the migration fails with our message', async () => {
+    const { a, b } = daemons();
+    const s = await serverUp('abort');
+    const migratable = await startGuestOnA([aCpu, bCpu]);
+    // The project's own chain refuses this domain for B's cpuset; the test relies on that.
+    expect(() => runChain(migratable, { cpuset: [bCpu], host: host() })).toThrow(/not enough exclusive CPUs/);
+    const linesBefore = migrateBeginLines(s).length;
+
+    const m = await migrate();
+    expect(m.code).not.toBe(0);
+    expect(m.stderr).toContain('premigration-hooks: the hook server refused the domain: cpu-dedicated: not enough exclusive CPUs');
+    expect(await domstate(a)).toBe('running');
+    expect(await domstate(b)).toMatch(/^absent/);
+    expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([{ status: 422, result: 'refused', domain: GUEST }]);
+  }, 90_000);
+});
