@@ -47,7 +47,7 @@ pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
 fn push_header_safe(out: &mut Vec<u8>, value: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &c in value {
-        if c == b'%' || c < 0x20 || c >= 0x7f {
+        if c == b'%' || !(0x20..0x7f).contains(&c) {
             out.extend_from_slice(&[b'%', HEX[usize::from(c >> 4)], HEX[usize::from(c & 15)]]);
         } else {
             out.push(c);

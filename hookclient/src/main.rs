@@ -438,7 +438,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::os::unix::net::UnixListener;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     fn temp_socket(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pmh-client-{}-{name}", std::process::id()));
@@ -447,12 +447,12 @@ mod tests {
         dir.join("s.sock")
     }
 
-    fn bytes(p: &PathBuf) -> Vec<u8> {
+    fn bytes(p: &Path) -> Vec<u8> {
         p.to_str().unwrap().as_bytes().to_vec()
     }
 
     /// Serves one connection: reads the request head + Content-Length body, then `reply`.
-    fn serve_once(path: &PathBuf, reply: &'static [u8]) -> std::thread::JoinHandle<Vec<u8>> {
+    fn serve_once(path: &Path, reply: &'static [u8]) -> std::thread::JoinHandle<Vec<u8>> {
         let listener = UnixListener::bind(path).unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();

@@ -178,6 +178,33 @@ describe('hook client ↔ hook server', () => {
     await standIn.close();
   });
 
+  test('the client binary is statically linked (no ELF interpreter) and at most 1 MiB', () => {
+    const elf = readFileSync(CLIENT);
+    expect(elf.length).toBeLessThanOrEqual(1024 * 1024);
+    expect(elf.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))).toBe(true);
+    expect(elf[4]).toBe(2); // ELFCLASS64
+    const phoff = Number(elf.readBigUInt64LE(0x20));
+    const phentsize = elf.readUInt16LE(0x36);
+    const phnum = elf.readUInt16LE(0x38);
+    const types = Array.from({ length: phnum }, (_, i) => elf.readUInt32LE(phoff + i * phentsize));
+    expect(types).toContain(1); // PT_LOAD: the table was read correctly
+    expect(types).not.toContain(3); // PT_INTERP: would need a dynamic loader in the launcher image
+  });
+
+  test.each<OnErrorPolicy>(['pass', 'abort'])('an invalid config (bad timeout_ms): its on_error=%s still applies', async (policy) => {
+    const conf = path.join(dir, 'bad.conf');
+    writeFileSync(conf, `socket=${path.join(dir, 'any.sock')}\non_error=${policy}\ntimeout_ms=soon\n`);
+    const run = await runClient(conf, PINNED_DOMAIN);
+    expectPolicyApplied(run, policy);
+    expect(run.stderr).toContain('timeout_ms');
+  });
+
+  test('a missing config file means pass: exit 0, nothing on stdout, one stderr line', async () => {
+    const run = await runClient(path.join(dir, 'absent.conf'), PINNED_DOMAIN);
+    expectPolicyApplied(run, 'pass');
+    expect(run.stderr).toContain('absent.conf');
+  });
+
   test('20 client invocations at once all get the right XML', async () => {
     const server = await startServer({ dir });
     const runs = await Promise.all(Array.from({ length: 20 }, () => runClient(server.conf, PINNED_DOMAIN)));
