@@ -1,7 +1,10 @@
 /**
- * A real Prometheus scrapes the real webhook (built dist/, dev TLS, gate forced on), on loopback:
+ * A real Prometheus scrapes the real webhook (built dist/, dev TLS), on loopback:
  *  1. start `premigration-hooks webhook` and a `prometheus` (Debian's package) whose config scrapes
- *     its metrics port every second and loads the alert rules of the prometheus overlay;
+ *     its metrics port every second and loads the alert rules of the prometheus overlay. The
+ *     webhook runs as deployed (--gate-source=kubevirt --watch-target-pods), its API server being
+ *     the local list+watch TEST DOUBLE (test/support/fake-apiserver.ts; no kube-apiserver here)
+ *     holding a KubeVirt 1.7 CR with the gate on, so it is in mode inject;
  *  2. send AdmissionReviews over HTTPS: target pods (injected) and non-target pods (skipped);
  *  3. assert through Prometheus' HTTP API that up == 1 and the project's series exist with the
  *     expected labels and values, and that the alert rules load and evaluate cleanly;
@@ -17,7 +20,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { VERSION } from '../../src/config.js';
+import { GATE_NAME } from '../../webhook/mode.js';
 import { at, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
+import { FakeApiServer, KUBEVIRTS } from '../support/fake-apiserver.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus';
@@ -144,6 +149,9 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
   let webhookPort: number;
   let metricsPort: number;
   let promPort: number;
+  let api: FakeApiServer | undefined;
+  /** Wall-clock ms at which Prometheus was seen to hold a scrape of the webhook (same machine clock). */
+  let scrapedBy = 0;
   const logs = { webhook: '', prometheus: '' };
   const answers: { status: number; json: unknown }[] = [];
   const alertRules = at<{ name: string; rules: { alert: string; expr: string }[] }[]>(one(buildOverlay('prometheus'), 'PrometheusRule'), 'spec', 'groups');
@@ -153,9 +161,23 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
     work = mkdtempSync(path.join(os.tmpdir(), 'premigration-hooks-scrape-'));
     [webhookPort, metricsPort, promPort] = [await freePort(), await freePort(), await freePort()];
 
+    api = new FakeApiServer();
+    await api.start();
+    api.create(KUBEVIRTS, {
+      metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+      spec: { configuration: { developerConfiguration: { featureGates: ['CPUManager', GATE_NAME] } } },
+      status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.7.2' },
+    });
+    const kubeconfig = path.join(work, 'kubeconfig');
+    writeFileSync(kubeconfig, api.kubeConfig().exportConfig());
+
     webhook = spawn(
       process.execPath,
-      [CLI, 'webhook', '--dev-self-signed', '--gate-source', 'always', '--bind-address', '127.0.0.1', '--port', String(webhookPort), '--metrics-port', String(metricsPort), '--image', IMAGE, '--log-level', 'warn'],
+      [
+        CLI, 'webhook', '--dev-self-signed', '--gate-source', 'kubevirt', '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt',
+        '--watch-target-pods', '--bind-address', '127.0.0.1', '--port', String(webhookPort), '--metrics-port', String(metricsPort),
+        '--image', IMAGE, '--log-level', 'warn',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     webhook.stderr?.on('data', (c: Buffer) => (logs.webhook += c.toString()));
@@ -193,10 +215,12 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
       const r = await query(promPort, `sum(premigration_hooks_admission_requests_total{job="${JOB}"})`);
       return r[0]?.value[1] === '5' ? true : undefined;
     });
+    scrapedBy = Date.now();
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all([stop(webhook), stop(prometheus)]);
+    await api?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -240,15 +264,23 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
 
   it('admission_duration_seconds is a histogram with one observation per review, by result', async () => {
     const counts = await query(promPort, `sum by (result) (premigration_hooks_admission_duration_seconds_count{job="${JOB}"})`);
-    expect(Object.fromEntries(counts.map((s) => [s.metric.result, s.value[1]]))).toEqual({ injected: '3', skipped: '2' });
+    // Every result's series exists from the start, at zero (so rate() and increase() see the
+    // first error too); no review here ended in an error.
+    expect(Object.fromEntries(counts.map((s) => [s.metric.result, s.value[1]]))).toEqual({ injected: '3', skipped: '2', error: '0' });
     const inf = await query(promPort, `sum(premigration_hooks_admission_duration_seconds_bucket{job="${JOB}", le="+Inf"})`);
     expect(inf[0]?.value[1]).toBe('5');
   });
 
-  it('mode, gate, build info and certificate expiry are exported', async () => {
+  it('mode, gate, KubeVirt version, watches, build info and certificate expiry are exported', async () => {
     const mode = await query(promPort, `premigration_hooks_mode{job="${JOB}"} == 1`);
     expect(mode.map((s) => s.metric.mode)).toEqual(['inject']);
     expect((await query(promPort, `premigration_hooks_feature_gate_enabled{job="${JOB}"}`))[0]?.value[1]).toBe('1');
+    expect((await query(promPort, `premigration_hooks_kubevirt_info{job="${JOB}"}`)).map((s) => [s.metric.version, s.value[1]])).toEqual([['v1.7.2', '1']]);
+    const watches = await query(promPort, `premigration_hooks_watch_synced{job="${JOB}"}`);
+    expect(Object.fromEntries(watches.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '1', pods: '1' });
+    const restarts = await query(promPort, `premigration_hooks_watch_restarts_total{job="${JOB}"}`);
+    expect(Object.fromEntries(restarts.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '0', pods: '0' });
+    expect((await query(promPort, `premigration_hooks_escaped_target_pods_total{job="${JOB}"}`))[0]?.value[1]).toBe('0');
     expect((await query(promPort, `premigration_hooks_build_info{job="${JOB}"}`))[0]?.metric.version).toBe(VERSION);
     // The dev certificate is fresh: it expires in the future, and not in the next 7 days.
     const expiry = await query(promPort, `premigration_hooks_tls_certificate_expiry_timestamp_seconds{job="${JOB}"} - time()`);
@@ -258,8 +290,6 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
   it('every metric of ours that an alert uses is one the webhook exports', async () => {
     const used = new Set(alertRules.flatMap((g) => g.rules).flatMap((r) => [...r.expr.matchAll(/\bpremigration_hooks_[a-z_]+/g)].map((m) => m[0])));
     expect(used.size).toBeGreaterThan(0);
-    // escaped_target_pods_total exists only with --watch-target-pods, which needs an apiserver.
-    used.delete('premigration_hooks_escaped_target_pods_total');
     for (const name of used) {
       expect([name, (await query(promPort, `count(${name}{job="${JOB}"})`)).length]).toEqual([name, 1]);
     }
@@ -270,10 +300,15 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
     const body = (await res.json()) as { data: { groups: { rules: { name: string; health: string; state: string; lastError?: string }[] }[] } };
     const rules = body.data.groups.flatMap((g) => g.rules);
     expect(rules.map((r) => r.name).sort()).toEqual(alertRules.flatMap((g) => g.rules).map((r) => r.alert).sort());
-    const evaluated = await eventually('one rule evaluation', async () => {
-      const b = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/rules?type=alert`)).json()) as typeof body;
+    // An evaluation that ran before Prometheus' first scrape of the webhook sees no `up` series
+    // and puts WebhookDown in `pending` (its `for: 5m` keeps it from firing, as on any Prometheus
+    // restart). What must hold is the state after an evaluation that saw the scrape.
+    const evaluated = await eventually('a rule evaluation after the first scrape', async () => {
+      const b = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/rules?type=alert`)).json()) as {
+        data: { groups: { rules: { name: string; health: string; state: string; lastEvaluation: string }[] }[] };
+      };
       const all = b.data.groups.flatMap((g) => g.rules);
-      return all.every((r) => r.health === 'ok') ? all : undefined;
+      return all.every((r) => r.health === 'ok' && Date.parse(r.lastEvaluation) > scrapedBy) ? all : undefined;
     });
     expect(evaluated.map((r) => [r.name, r.health, r.state]).sort()).toEqual(rules.map((r) => [r.name, 'ok', 'inactive']).sort());
   });
