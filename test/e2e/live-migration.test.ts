@@ -10,7 +10,7 @@
  * No skips: without root or libvirt the suite fails with the reason (CI has both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runChain } from '../../src/chain.js';
 import { parseCpuList } from '../../src/topology/cpulist.js';
@@ -269,6 +269,23 @@ describe(`live migration A → B under real libvirtd, B in a cpuset cgroup`, () 
       cpusetSource: cgroup?.version === 2 ? 'cgroup2' : 'cgroup1',
     });
     if (upstream) expect(readFileSync(calls, 'utf8')).toContain(`${GUEST} migrate begin -`);
+  }, 90_000);
+
+  test('control: without our client in qemu.d, B cannot run the guest with A\'s pins (its cpuset is real)', async () => {
+    const { a, b } = daemons();
+    await serverUp('pass');
+    const installed = path.join(b.hooksDir, 'qemu.d', 'premigration-hooks-client');
+    const aside = path.join(root, 'client-aside');
+    renameSync(installed, aside);
+    try {
+      await startGuestOnA([aCpu]);
+      const m = await migrate();
+      expect(m.code).not.toBe(0);
+      expect(m.stderr).toMatch(/affinity/i);
+      expect(await domstate(a)).toBe('running');
+    } finally {
+      renameSync(aside, installed);
+    }
   }, 90_000);
 
   test('server stopped, on_error=pass: the migration succeeds with the pins unchanged', async () => {
