@@ -1,9 +1,8 @@
 /**
- * Shared benchmark helpers: timing loops and statistics, machine facts, and a writer that
- * rewrites one named section of bench/RESULTS.md (between `<!-- section:NAME -->` and
- * `<!-- /section:NAME -->`) so each benchmark owns its section and leaves the others alone.
+ * Shared benchmark helpers: where results go, the quick mode, timing loops and statistics,
+ * machine facts, a least-squares fit, and the Figure every section reports.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,35 @@ export function repoRoot(): string {
   return dir;
 }
 
+/**
+ * BENCH_QUICK=1: one short iteration of everything, so a test can prove the scripts still run
+ * end to end. Its numbers mean nothing and RESULTS.md says so.
+ */
+export function quick(): boolean {
+  const v = process.env.BENCH_QUICK;
+  return v !== undefined && v !== '' && v !== '0';
+}
+
+/** `full` normally, `short` under BENCH_QUICK. */
+export function pick<T>(full: T, short: T): T {
+  return quick() ? short : full;
+}
+
+/** Where RESULTS.md, results.json and scaling.svg are written: BENCH_OUT_DIR, else bench/. */
+export function outDir(): string {
+  return process.env.BENCH_OUT_DIR || join(repoRoot(), 'bench');
+}
+
+/** The KubeVirt-sized reference domain (8 dedicated vCPUs, 2 guest NUMA cells, ~11 KB). */
+export const REFERENCE_DOMAIN = 'kv-synth-dedicated-numa-10k.xml';
+/** Target topology of the chain benchmarks: 2 sockets, SMT-2, 16 CPUs, interleaved cells. */
+export const FIXTURE = 'test/fixtures/sysfs/2s-smt2-interleaved';
+
+/** ../shared/corpus next to the repository. */
+export function corpusDir(): string {
+  return join(repoRoot(), '..', 'shared', 'corpus');
+}
+
 export interface Stats {
   n: number;
   median: number;
@@ -28,7 +56,7 @@ export interface Stats {
   mean: number;
 }
 
-/** Statistics of a sample (any unit). */
+/** Statistics of a sample (any unit). p99 is the nearest-rank percentile. */
 export function stats(sample: readonly number[]): Stats {
   if (sample.length === 0) throw new Error('empty sample');
   const sorted = [...sample].sort((a, b) => a - b);
@@ -50,8 +78,81 @@ export function timeCalls(fn: () => unknown, iterations: number, warmup = Math.m
   return out;
 }
 
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface LinearFit {
+  slope: number;
+  intercept: number;
+  /** Coefficient of determination: 1 = the points lie on the line. */
+  r2: number;
+}
+
+/** Ordinary least squares y = slope·x + intercept. */
+export function linearFit(xs: readonly number[], ys: readonly number[]): LinearFit {
+  const n = xs.length;
+  if (n !== ys.length || n < 2) throw new Error('linearFit needs two or more (x, y) pairs');
+  const mx = xs.reduce((s, v) => s + v, 0) / n;
+  const my = ys.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] as number) - mx;
+    const dy = (ys[i] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  const intercept = my - slope * mx;
+  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
+  return { slope, intercept, r2 };
+}
+
+export type Unit = 'µs' | 'ms' | 'MiB' | 'bytes' | 'req/s';
+
+/** One reported number: its headline value (a median, or the single value), its goal and verdict. */
+export interface Figure {
+  /** Stable key, `section.name`. */
+  id: string;
+  label: string;
+  unit: Unit;
+  /** The median (or the single measured value), in `unit`. */
+  median: number;
+  p99?: number;
+  /** Samples behind the median. */
+  n: number;
+  /** The goal as shown, e.g. "≤ 320 µs". */
+  goal?: string;
+  met?: boolean;
+}
+
+/** A goal `value ≤ limit`: the Figure fields for it. */
+export function atMost(value: number, limit: number, shown: string): Pick<Figure, 'goal' | 'met'> {
+  return { goal: shown, met: value <= limit };
+}
+
 export function us(value: number): string {
-  return value >= 1000 ? `${(value / 1000).toFixed(2)} ms` : `${value.toFixed(0)} µs`;
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} ms` : `${value.toFixed(value < 10 ? 1 : 0)} µs`;
+}
+
+export function ms(value: number): string {
+  return value < 1 ? us(value * 1000) : `${value.toFixed(value < 10 ? 2 : 1)} ms`;
+}
+
+export function formatValue(value: number, unit: Unit): string {
+  switch (unit) {
+    case 'µs':
+      return us(value);
+    case 'ms':
+      return ms(value);
+    case 'MiB':
+      return `${value.toFixed(1)} MiB`;
+    case 'bytes':
+      return value >= 1024 ? `${value.toLocaleString('en-US')} B (${(value / 1048576).toFixed(2)} MiB)` : `${value} B`;
+    case 'req/s':
+      return `${value.toFixed(0)} req/s`;
+  }
 }
 
 export interface MachineInfo {
@@ -60,7 +161,16 @@ export interface MachineInfo {
   memoryGiB: number;
   node: string;
   platform: string;
+  kernel: string;
   date: string;
+}
+
+function kernel(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function machineInfo(): MachineInfo {
@@ -71,31 +181,32 @@ export function machineInfo(): MachineInfo {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     platform: `${process.platform}/${process.arch}`,
+    kernel: kernel(),
     date: new Date().toISOString(),
   };
 }
 
 export function machineLine(m: MachineInfo = machineInfo()): string {
-  return `${m.cpuModel}, ${m.logicalCpus} logical CPUs, ${m.memoryGiB} GiB, Node ${m.node} (${m.platform}), ${m.date}`;
+  return `${m.cpuModel}, ${m.logicalCpus} logical CPUs, ${m.memoryGiB} GiB, Node ${m.node} (${m.platform}, kernel ${m.kernel})`;
 }
 
-export const RESULTS_FILE = (): string => join(repoRoot(), 'bench', 'RESULTS.md');
+/** 1-minute load average over the CPU count: how busy the machine was (1.0 = every CPU busy). */
+export function loadPerCpu(): number {
+  try {
+    const one = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+    return one / Math.max(1, cpus().length);
+  } catch {
+    return Number.NaN;
+  }
+}
 
-const HEADER = `# Benchmark results
+export function row(cells: ReadonlyArray<string | number>): string {
+  return `| ${cells.join(' | ')} |`;
+}
 
-Written by \`npm run bench\` (\`node dist/bench/run.js [section…]\`). Each section is rewritten by its
-own benchmark; the rest of the file is left alone. Numbers come from a shared 2-core machine, so
-read medians, not single runs.
-`;
-
-/** Replace (or append) section `name` of RESULTS.md with `body`. */
-export function writeSection(name: string, body: string, file = RESULTS_FILE()): void {
-  const open = `<!-- section:${name} -->`;
-  const close = `<!-- /section:${name} -->`;
-  const block = `${open}\n${body.trim()}\n${close}`;
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : HEADER;
-  const start = current.indexOf(open);
-  const end = current.indexOf(close);
-  const next = start >= 0 && end > start ? current.slice(0, start) + block + current.slice(end + close.length) : `${current.trimEnd()}\n\n${block}\n`;
-  writeFileSync(file, next);
+/** The one thing every section hands back to the runner. */
+export interface SectionResult {
+  figures: Figure[];
+  /** The section's Markdown body (no top-level heading: the runner adds it). */
+  markdown: string;
 }
