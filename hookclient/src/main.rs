@@ -498,10 +498,9 @@ mod tests {
     fn exchange_deadline_fires_on_a_silent_server() {
         let path = temp_socket("silent");
         let listener = UnixListener::bind(&path).unwrap();
-        let started = now_ms();
+        // Without the deadline this call would never return: the listener stays open, silent.
         let why = exchange(&bytes(&path), b"GET / HTTP/1.1\r\n\r\n", b"", 200).unwrap_err();
         assert!(why.starts_with(b"no complete answer from the hook server within timeout_ms=200"));
-        assert!(now_ms() - started < 5000); // bounded by the deadline, not by the server
         drop(listener);
     }
 

@@ -258,6 +258,24 @@ export interface CpusetCgroup {
 }
 
 /**
+ * Removes empty cgroups named `<prefix>*` left by an earlier run that was killed before its
+ * clean-up; rmdir refuses a cgroup that still has tasks, so a live run is never touched.
+ */
+export function removeStaleCgroups(prefix: string): void {
+  for (const parent of ['/sys/fs/cgroup/cpuset', '/sys/fs/cgroup']) {
+    if (!existsSync(parent)) continue;
+    for (const entry of readdirSync(parent)) {
+      if (!entry.startsWith(prefix)) continue;
+      try {
+        rmdirSync(path.join(parent, entry));
+      } catch {
+        /* in use, or not ours to remove */
+      }
+    }
+  }
+}
+
+/**
  * A child cpuset cgroup with `cpus`, on cgroup v1 (cpuset hierarchy) or v2 (cpuset enabled
  * in the root's subtree_control). Throws with the reason if neither can be made here.
  */

@@ -27,6 +27,7 @@ import {
   guestXml,
   killPid,
   pinsOf,
+  removeStaleCgroups,
   removeTree,
   sleep,
   vcpuAffinity,
@@ -36,6 +37,7 @@ import {
 
 /** qemu capabilities survive between runs here (the first probe costs ~8 s per daemon). */
 const CAPS_CACHE = '/var/tmp/premigration-hooks-e2e-cache';
+const CGROUP_PREFIX = 'premigration-hooks-e2e-';
 
 interface HookServer {
   child: ChildProcess;
@@ -185,7 +187,8 @@ beforeAll(async () => {
   root = mkdtempSync('/tmp/pmh-e2e-');
   podRun = path.join(root, 'B', 'pod-run');
   mkdirSync(podRun, { recursive: true });
-  cgroup = createCpusetCgroup(`premigration-hooks-e2e-${process.pid}`, String(bCpu));
+  removeStaleCgroups(CGROUP_PREFIX);
+  cgroup = createCpusetCgroup(`${CGROUP_PREFIX}${process.pid}`, String(bCpu));
   A = new Daemon({ name: 'A', dir: path.join(root, 'A'), cacheDir: path.join(CAPS_CACHE, 'A') });
   B = new Daemon({
     name: 'B',
