@@ -428,6 +428,9 @@ fn exchange(socket: &[u8], head: &[u8], body: &[u8], timeout_ms: u64) -> Result<
                     write_err = Some(e); // keep reading: a reply may already be on its way
                 }
             }
+        } else {
+            // Only POLLNVAL or the like is left: nothing more can be read or written.
+            return Err(at(b"the socket became unusable while talking to "));
         }
     }
 }
