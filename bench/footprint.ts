@@ -81,7 +81,7 @@ export async function footprintSection(): Promise<SectionResult> {
       lines.push(`**Missed: RSS.** Where the memory is: a bare Node process already holds ${memText(bare)}; the server adds ${(idle.anon - bare.anon).toFixed(1)} MiB of anonymous memory (V8 heap and code of the modules it loads) and ${(idle.file - bare.file).toFixed(1)} MiB of file-backed pages. The file-backed part is shared with any other process mapping the same node binary and reclaimable under pressure.`);
       if (!missed.some((f) => f.id === 'footprint.sidecar-start')) {
         lines.push('');
-        lines.push(importCostMarkdown(importCosts(SERVER_IMPORTS, pick(3, 1))));
+        lines.push(importCostMarkdown(importCosts(pick(SERVER_IMPORTS, SERVER_IMPORTS.slice(0, 2)), pick(3, 1))));
       }
     }
     if (missed.some((f) => f.id === 'footprint.sidecar-start')) {
@@ -94,7 +94,7 @@ export async function footprintSection(): Promise<SectionResult> {
         lines.push('');
         lines.push(profileMarkdown('hook server start → ready → stop (`node --cpu-prof`)', summarize(readProfiles(profDir), 12)));
         lines.push('');
-        lines.push(importCostMarkdown(importCosts(SERVER_IMPORTS, pick(3, 1))));
+        lines.push(importCostMarkdown(importCosts(pick(SERVER_IMPORTS, SERVER_IMPORTS.slice(0, 2)), pick(3, 1))));
       } finally {
         rmSync(profDir, { recursive: true, force: true });
       }

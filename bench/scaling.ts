@@ -16,7 +16,7 @@ import type { HostCpu, HostTopology } from '../src/topology/types.js';
 import { admit, type AdmitState } from '../webhook/admit.js';
 import { parseWebhookSettings } from '../webhook/settings.js';
 import { chainCall, outcomeOf } from './chain.js';
-import { corpusDir, linearFit, outDir, pick, REFERENCE_DOMAIN, row, stats, timeCalls, us, type Figure, type LinearFit, type SectionResult } from './lib.js';
+import { corpusDir, linearFit, outDir, pick, quick, REFERENCE_DOMAIN, row, stats, timeCalls, us, type Figure, type LinearFit, type SectionResult } from './lib.js';
 import { requireBuilt, cliPath, startWebhook, stop } from './procs.js';
 import { chartSvg } from './svg.js';
 import { checkInjects, load, makeCertDir, readReview, webhookPorts } from './webhook.js';
@@ -119,7 +119,7 @@ export async function scalingSection(): Promise<SectionResult> {
         const parsed = JSON.parse(body) as unknown;
         const admitUs = stats(timeCalls(() => admit(parsed, state), pick(2000, 5))).median;
         const patchOps = await checkInjects(ports.port, body);
-        await load(ports.port, body, 1, { connections: 4, rate: POD_RATE }); // warm-up
+        if (!quick()) await load(ports.port, body, 1, { connections: 4, rate: POD_RATE }); // warm-up
         pods.push({ n, body, patchOps, admitUs, times: [] as number[] });
       }
       // Rounds of 1 s per size, so that a burst of other work hits every size alike.
