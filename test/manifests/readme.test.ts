@@ -1,0 +1,254 @@
+/**
+ * The README is an admin's runbook, so its commands and tables are checked against the code
+ * they describe: the kubectl patches are applied (fast-json-patch, as the apiserver would) to a
+ * KubeVirt CR and to the rendered Deployment, and the results are fed to the webhook's own mode
+ * and flag logic; names, annotations, metrics and alerts are looked up where they are defined.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import jsonpatch, { type Operation } from 'fast-json-patch';
+import { computeMode, GATE_NAME, parseKubeVirtVersion } from '../../webhook/mode.js';
+import { BASE_NAME, COMPUTE_CONTAINER, INJECTED_ANNOTATION, INJECT_ANNOTATION, MIGRATION_JOB_LABEL } from '../../webhook/names.js';
+import { parseWebhookSettings } from '../../webhook/settings.js';
+import { targetSkipReason } from '../../webhook/target.js';
+import { at, buildOverlay, one, REPO_ROOT, type K8sObject } from './kustomize.js';
+
+const read = (rel: string): string => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
+const README = read('README.md');
+
+/** The text of a `## title` section, up to the next `## `. */
+function section(title: string): string {
+  const start = README.indexOf(`\n## ${title}\n`);
+  if (start < 0) throw new Error(`README has no section "## ${title}"`);
+  const end = README.indexOf('\n## ', start + 1);
+  return README.slice(start, end < 0 ? undefined : end);
+}
+
+/** Shell commands of the README's code blocks: a newline inside quotes or after a backslash continues the command. */
+function commands(): string[] {
+  const blocks = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  const out: string[] = [];
+  for (const block of blocks) {
+    let cur = '';
+    let quote: string | undefined;
+    for (let i = 0; i < block.length; i++) {
+      const c = block[i] as string;
+      if (quote === undefined && c === '#' && (cur === '' || /\s$/.test(cur))) {
+        while (i + 1 < block.length && block[i + 1] !== '\n') i++; // a comment runs to the end of the line
+      } else if (quote === undefined && c === '\\' && block[i + 1] === '\n') {
+        cur += ' ';
+        i++;
+      } else if (quote === undefined && c === '\n') {
+        out.push(cur.trim());
+        cur = '';
+      } else {
+        if (quote === '"' && c === '\\') cur += block[i++] as string; // keep \" escaped inside double quotes
+        else if (quote === undefined && (c === "'" || c === '"')) quote = c;
+        else if (c === quote) quote = undefined;
+        cur += block[i] as string;
+      }
+    }
+    if (quote !== undefined) throw new Error(`unterminated ${quote} in a README code block`);
+    out.push(cur.trim());
+  }
+  return out.filter((l) => l !== '');
+}
+
+/** Enough of POSIX word splitting for these commands: quotes, \" in double quotes, $var, # comments. */
+function shellWords(line: string, vars: Record<string, string> = {}): string[] {
+  const words: string[] = [];
+  let cur: string | undefined;
+  const expand = (name: string): string => {
+    if (!(name in vars)) throw new Error(`unset shell variable $${name} in: ${line}`);
+    return vars[name] as string;
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (/\s/.test(c)) {
+      if (cur !== undefined) words.push(cur);
+      cur = undefined;
+    } else if (c === '#' && cur === undefined) {
+      break;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
+      cur = (cur ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      cur = cur ?? '';
+      for (i++; line[i] !== '"'; i++) {
+        if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
+        if (line[i] === '\\' && /["\\$]/.test(line[i + 1] ?? '')) cur += line[++i];
+        else if (line[i] === '$') {
+          const name = /^\w+/.exec(line.slice(i + 1))?.[0] as string;
+          cur += expand(name);
+          i += name.length;
+        } else cur += line[i];
+      }
+    } else if (c === '$' && /\w/.test(line[i + 1] ?? '')) {
+      const name = /^\w+/.exec(line.slice(i + 1))?.[0] as string;
+      cur = (cur ?? '') + expand(name);
+      i += name.length;
+    } else {
+      cur = (cur ?? '') + c;
+    }
+  }
+  if (cur !== undefined) words.push(cur);
+  return words;
+}
+
+/** The JSON patch (`-p`) of the README's `kubectl patch` commands on the given object, matching `pick`. */
+function patchOf(target: string, pick: (ops: Operation[]) => boolean, vars: Record<string, string> = {}): Operation[] {
+  const found = commands()
+    .filter((l) => l.startsWith('kubectl ') && l.includes(` patch ${target} `))
+    // A command that needs a variable this caller does not give is another command.
+    .filter((l) => [...l.matchAll(/\$(\w+)/g)].every((m) => (m[1] as string) in vars))
+    .map((l) => shellWords(l, vars))
+    .map((w) => JSON.parse(w[w.indexOf('-p') + 1] as string) as Operation[])
+    .filter(pick);
+  if (found.length !== 1) throw new Error(`expected one README patch of ${target} matching, found ${found.length}`);
+  return found[0] as Operation[];
+}
+
+const targets = (suffix: string) => (ops: Operation[]): boolean => ops.some((o) => o.path.endsWith(suffix));
+const apply = <T>(doc: T, ops: Operation[]): T => jsonpatch.applyPatch(structuredClone(doc), ops, true, false).newDocument;
+
+function kubevirt(version: string, developerConfiguration?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'KubeVirt',
+    metadata: { name: 'kubevirt', namespace: 'kubevirt' },
+    spec: { configuration: developerConfiguration === undefined ? {} : { developerConfiguration } },
+    status: { phase: 'Deployed', observedKubeVirtVersion: version },
+  };
+}
+const modeOf = (cr: unknown): string =>
+  computeMode({ cr, version: parseKubeVirtVersion(at(cr, 'status', 'observedKubeVirtVersion')), siteHooksConfigured: false }).mode;
+const gates = (cr: unknown): string[] => at(cr, 'spec', 'configuration', 'developerConfiguration', 'featureGates');
+
+describe('README: the first lines are the two set-up commands', () => {
+  test('npm ci && npm run demo, then npm test, and both scripts exist', () => {
+    const [title, , fence, first, second] = README.split('\n');
+    expect(title).toBe('# kubevirt-premigration-hooks');
+    expect(fence).toBe('```sh');
+    expect(first).toMatch(/^npm ci && npm run demo\s+#/);
+    expect(second).toMatch(/^npm test\s+#/);
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts.demo).toBeDefined();
+    expect(scripts.test).toBeDefined();
+  });
+});
+
+describe('README: enable and disable patch the KubeVirt CR as the webhook reads it', () => {
+  const append = (): Operation[] => patchOf('kubevirt kubevirt', targets('/featureGates/-'));
+  const create = (): Operation[] => patchOf('kubevirt kubevirt', (ops) => ops.some((o) => o.path.endsWith('/featureGates') && o.op === 'add'));
+
+  test('the append patch turns KubeVirt 1.7 from off to inject and keeps the other gates', () => {
+    const before = kubevirt('v1.7.2', { featureGates: ['CPUManager', 'Snapshot'] });
+    expect(modeOf(before)).toBe('off');
+    const after = apply(before, append());
+    expect(modeOf(after)).toBe('inject');
+    expect(gates(after)).toEqual(['CPUManager', 'Snapshot', GATE_NAME]);
+  });
+
+  test('as the README warns, the append patch fails without a featureGates list, and the create patch works', () => {
+    const bare = kubevirt('v1.8.0', {});
+    expect(() => apply(bare, append())).toThrow();
+    expect(modeOf(apply(bare, create()))).toBe('inject');
+  });
+
+  test('the disable patch (index looked up, guarded by a test op) removes only our gate', () => {
+    const on = kubevirt('v1.5.1', { featureGates: ['CPUManager', GATE_NAME, 'Snapshot'] });
+    const i = String(gates(on).indexOf(GATE_NAME)); // what the README's jq `index(...)` prints
+    const remove = patchOf('kubevirt kubevirt', (ops) => ops.some((o) => o.op === 'remove'), { i });
+    const off = apply(on, remove);
+    expect(modeOf(off)).toBe('off');
+    expect(gates(off)).toEqual(['CPUManager', 'Snapshot']);
+    // With a stale index the test op refuses instead of removing another gate.
+    const staleRemove = patchOf('kubevirt kubevirt', (ops) => ops.some((o) => o.op === 'remove'), { i: '0' });
+    expect(() => apply(on, staleRemove)).toThrow();
+  });
+
+  test('KubeVirt 1.9 needs disabledFeatureGates too, as the README says', () => {
+    const beta = kubevirt('v1.9.0', { featureGates: ['CPUManager'] });
+    expect(modeOf(beta)).toBe('coexist');
+    const disabled = kubevirt('v1.9.0', { featureGates: ['CPUManager'], disabledFeatureGates: [GATE_NAME] });
+    expect(modeOf(disabled)).toBe('off');
+    expect(section('Enable and disable')).toContain('disabledFeatureGates');
+  });
+});
+
+describe('README: names match the manifests and the code', () => {
+  const objects = buildOverlay('default');
+  const deployment = (): K8sObject => one(objects, 'Deployment');
+
+  test('the --gate-source patch hits that argument of the rendered Deployment and gives mode "never"', () => {
+    const ops = patchOf('deploy premigration-hooks-webhook', targets('/args/4'));
+    const patched = apply(deployment(), ops);
+    const container = at<{ args: string[]; env: { name: string; value: string }[] }[]>(patched, 'spec', 'template', 'spec', 'containers')[0];
+    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
+    expect(parseWebhookSettings(container?.args.slice(1) ?? [], env).gateSource).toBe('never');
+  });
+
+  test('every object the README names exists in the default overlay', () => {
+    expect(README).toContain(`rollout status deploy/${deployment().metadata.name}`);
+    const hook = one(objects, 'MutatingWebhookConfiguration');
+    expect(README).toContain(`mutatingwebhookconfiguration ${hook.metadata.name}`);
+    const tlsSecret = /the Secret `([^`]+)`/.exec(README)?.[1];
+    expect(objects.filter((o) => o.kind === 'Certificate').map((o) => at(o, 'spec', 'secretName'))).toContain(tlsSecret);
+    const metricsService = /Service `(premigration-hooks[^`]*-metrics)`/.exec(README)?.[1];
+    expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toContain(metricsService);
+  });
+
+  test('every overlay the README applies exists', () => {
+    // Also the alternatives the README gives as comments ("# or: kubectl apply -k …").
+    const paths = [...README.matchAll(/kubectl (?:apply|delete) -k ([\w/.-]+)/g)].map((m) => m[1] as string);
+    expect(paths.length).toBeGreaterThanOrEqual(3);
+    for (const p of paths) expect([p, read(path.join(p, 'kustomization.yaml')).length > 0]).toEqual([p, true]);
+  });
+
+  test('annotations, labels and container names are the ones the webhook uses', () => {
+    expect(README).toContain(`${INJECTED_ANNOTATION.replace(/\./g, '\\.')}}`);
+    expect(README).toContain(`-l ${MIGRATION_JOB_LABEL}=`);
+    expect(README).toContain(`-c ${BASE_NAME} `);
+    expect(README).toContain(`-c ${COMPUTE_CONTAINER} `);
+    const optOut = commands().find((l) => l.includes(' annotate vmi '));
+    const [key, value] = (shellWords(optOut ?? '').at(-1) ?? '').split('=');
+    expect(key).toBe(INJECT_ANNOTATION);
+    const pod = { metadata: { labels: { 'kubevirt.io': 'virt-launcher', [MIGRATION_JOB_LABEL]: 'u' }, annotations: { [key as string]: value } } };
+    expect(targetSkipReason(pod)).toBe('opted-out');
+  });
+});
+
+describe('README: the metrics and alerts tables', () => {
+  const firstCells = (text: string): string[] =>
+    [...text.matchAll(/^\| `([A-Za-z_*]+)` \|/gm)].map((m) => m[1] as string);
+
+  test('every documented metric is exported by the code', () => {
+    const sources = ['src', 'webhook'].flatMap((dir) => listTs(path.join(REPO_ROOT, dir))).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const exported = new Set([...sources.matchAll(/(?:METRIC_PREFIX\}|premigration_hooks_)([a-z_]+)/g)].map((m) => m[1] as string));
+    const documented = firstCells(section('Metrics')).filter((m) => !m.endsWith('*'));
+    expect(documented.length).toBeGreaterThan(10);
+    expect(documented.filter((m) => !exported.has(m))).toEqual([]);
+  });
+
+  test('every documented alert is in the PrometheusRule and has a runbook section', () => {
+    const rules = read('kustomize/components/monitoring/prometheusrule.yaml');
+    const defined = new Set([...rules.matchAll(/- alert: (\w+)/g)].map((m) => m[1] as string));
+    const documented = firstCells(section('Alerts'));
+    expect(documented.length).toBeGreaterThanOrEqual(6);
+    expect(documented.filter((a) => !defined.has(a))).toEqual([]);
+    const runbooks = read('docs/runbooks.md');
+    expect(documented.filter((a) => !runbooks.includes(`## ${a}`))).toEqual([]);
+  });
+});
+
+function listTs(dir: string): string[] {
+  return readdirSyncRecursive(dir).filter((f) => f.endsWith('.ts'));
+}
+
+function readdirSyncRecursive(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? readdirSyncRecursive(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
