@@ -4,7 +4,7 @@
  * KubeVirt CR and to the rendered Deployment, and the results are fed to the webhook's own mode
  * and flag logic; names, annotations, metrics and alerts are looked up where they are defined.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { computeMode, GATE_NAME, parseKubeVirtVersion } from '../../webhook/mode.js';
@@ -217,6 +217,20 @@ describe('README: names match the manifests and the code', () => {
     expect(key).toBe(INJECT_ANNOTATION);
     const pod = { metadata: { labels: { 'kubevirt.io': 'virt-launcher', [MIGRATION_JOB_LABEL]: 'u' }, annotations: { [key as string]: value } } };
     expect(targetSkipReason(pod)).toBe('opted-out');
+  });
+});
+
+describe('README: links', () => {
+  test('every relative link of the README and docs/install.md, docs/image.md points at an existing file', () => {
+    const missing: string[] = [];
+    for (const doc of ['README.md', 'docs/install.md', 'docs/image.md']) {
+      for (const m of read(doc).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1] as string;
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        if (!existsSync(path.join(REPO_ROOT, path.dirname(doc), target))) missing.push(`${doc} → ${target}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });
 
