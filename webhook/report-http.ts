@@ -12,8 +12,8 @@ import type { ReportMetrics } from './report-metrics.js';
 import { verifyToken } from './token.js';
 
 export interface ReportReceiverOptions {
-  /** The HMAC key; undefined when reports are not configured. */
-  key: Buffer | undefined;
+  /** The HMAC key; undefined while reports are not configured or the key is not readable. */
+  key(): Buffer | undefined;
   /** Unix seconds. */
   now(): number;
   knownHooks: ReadonlySet<string>;
@@ -30,12 +30,13 @@ function bearer(req: Request): string | undefined {
 export function reportRoute(opts: ReportReceiverOptions): (app: express.Express) => void {
   const json = express.json({ limit: MAX_REPORT_BYTES, strict: true });
   const handle = (req: Request, res: Response): void => {
-    if (!opts.key) {
+    const key = opts.key();
+    if (!key) {
       opts.metrics.report('disabled');
       res.status(503).json({ error: 'hook reports are not configured on this webhook' });
       return;
     }
-    const verdict = verifyToken(opts.key, bearer(req), opts.now());
+    const verdict = verifyToken(key, bearer(req), opts.now());
     if (!verdict.ok) {
       const expired = verdict.reason === 'expired';
       opts.metrics.report(expired ? 'expired' : 'unauthorized');

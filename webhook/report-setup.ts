@@ -35,25 +35,37 @@ export function readKey(file: string): Buffer {
   return key;
 }
 
-/** Re-read a file at most every `everyMs` when its mtime changed (cert-manager may rotate the CA). */
-function cachedText(file: string, everyMs = 30_000): () => string | undefined {
-  let text: string | undefined;
+/**
+ * A file's parsed content, re-read at most every `everyMs` and only when its mtime changed.
+ * Keeps the last good value when a re-read fails; logs each change of state once.
+ */
+function cachedFile<T>(file: string, parse: (file: string) => T, logger: Logger, what: string, everyMs = 30_000): () => T | undefined {
+  let value: T | undefined;
   let mtime = -1;
-  let checked = 0;
+  let checked = -Infinity;
+  let lastError: string | undefined;
   return () => {
     const now = Date.now();
-    if (now - checked < everyMs && text !== undefined) return text;
+    if (now - checked < everyMs) return value;
     checked = now;
     try {
       const m = statSync(file).mtimeMs;
-      if (m !== mtime || text === undefined) {
-        text = readFileSync(file, 'utf8');
+      if (m !== mtime || value === undefined) {
+        value = parse(file);
         mtime = m;
+        if (lastError !== undefined) logger.info({ file }, `${what} loaded`);
+        lastError = undefined;
       }
-    } catch {
-      // Keep the last good bundle; undefined until one was read.
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      const message = (err as Error).message;
+      if (message !== lastError) {
+        // A missing optional Secret is a choice, not a fault.
+        logger[missing ? 'warn' : 'error']({ file, err: message }, `${what} not usable; hook reports off until it is`);
+        lastError = message;
+      }
     }
-    return text;
+    return value;
   };
 }
 
@@ -62,32 +74,33 @@ export function closeTheLoop(settings: LoopSettings, deps: { registry: Registry;
   const hooks = reportableHooks();
   const reportMetrics = createReportMetrics(deps.registry, hooks);
 
-  let key: Buffer | undefined;
-  if (settings.reportKeyFile) {
-    try {
-      key = readKey(settings.reportKeyFile);
-    } catch (err) {
-      // Not fatal: admission must work without reports (the Secret is optional in the manifests).
-      deps.logger.error({ err: (err as Error).message }, 'hook reports disabled: cannot use the report key');
-    }
-  }
+  // Re-read (at most every 30 s, when its mtime changed): an admin may create the optional
+  // Secret after the install, or rotate it, without restarting the webhook.
+  const key = settings.reportKeyFile ? cachedFile(settings.reportKeyFile, readKey, deps.logger, 'report key') : () => undefined;
   const caFile = settings.caBundleFile ?? deps.devCertFile ?? (settings.tlsCertDir ? join(settings.tlsCertDir, 'ca.crt') : undefined);
-  const ca = caFile ? cachedText(caFile) : () => undefined;
-  const enabled = key !== undefined && settings.reportUrl !== undefined && caFile !== undefined;
-  if (enabled) deps.logger.info({ url: settings.reportUrl, caBundleFile: caFile, tokenTtlSeconds: settings.reportTokenTtlSeconds }, 'hook reports enabled');
-  else if (settings.reportUrl || settings.reportKeyFile) deps.logger.warn({ url: settings.reportUrl, keyLoaded: key !== undefined }, 'hook reports disabled: need --report-url and a usable --report-key-file');
+  const ca = caFile ? cachedFile(caFile, (f) => readFileSync(f, 'utf8'), deps.logger, 'CA bundle') : () => undefined;
+  const configured = settings.reportUrl !== undefined && settings.reportKeyFile !== undefined && caFile !== undefined;
+  if (configured) {
+    deps.logger.info(
+      { url: settings.reportUrl, caBundleFile: caFile, keyLoaded: key() !== undefined, tokenTtlSeconds: settings.reportTokenTtlSeconds },
+      'hook reports configured',
+    );
+  } else if (settings.reportUrl || settings.reportKeyFile) {
+    deps.logger.warn({ url: settings.reportUrl }, 'hook reports disabled: need both --report-url and --report-key-file');
+  }
 
   return {
     admitState() {
-      if (!enabled) return {};
+      if (!configured) return {};
+      const k = key();
       const caBundle = ca();
-      // No CA yet (file not there): inject nothing rather than a report the pod cannot verify.
-      if (!caBundle) return {};
-      return { report: { url: settings.reportUrl as string, caBundle, key: key as Buffer, ttlSeconds: settings.reportTokenTtlSeconds, nowSeconds: now() } };
+      // No key or CA (yet): inject nothing rather than a report the webhook or the pod cannot verify.
+      if (!k || !caBundle) return {};
+      return { report: { url: settings.reportUrl as string, caBundle, key: k, ttlSeconds: settings.reportTokenTtlSeconds, nowSeconds: now() } };
     },
     routes: [
       validateRoute({ settings: { policy: settings.validatePolicy }, metrics: createValidateMetrics(deps.registry), logger: deps.logger, maxBodyBytes: settings.maxBodyBytes }),
-      reportRoute({ key: enabled ? key : undefined, now, knownHooks: new Set(hooks), metrics: reportMetrics, logger: deps.logger }),
+      reportRoute({ key: configured ? key : () => undefined, now, knownHooks: new Set(hooks), metrics: reportMetrics, logger: deps.logger }),
     ],
   };
 }

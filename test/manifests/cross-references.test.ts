@@ -76,7 +76,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
 
   it('every namespaced object lives in our namespace, except the KubeVirt reader in KubeVirt\'s', () => {
     for (const o of objects) {
-      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'].includes(o.kind)) {
+      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind)) {
         expect(o.metadata.namespace).toBeUndefined();
       } else if (o.kind === 'Role' || o.kind === 'RoleBinding') {
         expect(o.metadata.namespace).toBe(KUBEVIRT_NAMESPACE[overlay]);
@@ -188,7 +188,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     expect(container.image).toMatch(/:[\w.-]+$|@sha256:[0-9a-f]{64}$/);
   });
 
-  it('KubeVirt\'s namespace agrees everywhere: --kubevirt-namespace, the Role, the CEL matchCondition', () => {
+  it('KubeVirt\'s namespace agrees everywhere: --kubevirt-namespace, the Role, the CEL matchConditions', () => {
     const settings = parseWebhookSettings(container.args?.slice(1) ?? [], envOf(container));
     const ns = KUBEVIRT_NAMESPACE[overlay];
     expect(settings.kubevirtNamespace).toBe(ns);
@@ -196,6 +196,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     expect(webhook.matchConditions).toEqual([
       { name: 'kubevirt-controller-only', expression: `request.userInfo.username == 'system:serviceaccount:${ns}:kubevirt-controller'` },
     ]);
+    expect(at(one(objects, 'ValidatingWebhookConfiguration'), 'webhooks', 0, 'matchConditions')).toEqual(webhook.matchConditions);
   });
 
   it('the webhook matches only CREATE of pods by migration-target launchers, outside our namespace', () => {
@@ -217,6 +218,45 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     });
     expect(webhook.timeoutSeconds).toBeGreaterThanOrEqual(1);
     expect(webhook.timeoutSeconds).toBeLessThanOrEqual(5);
+  });
+
+  it('the ValidatingWebhookConfiguration: same scope and safety as the mutating one, path /validate, same CA injection', () => {
+    const validating = one(objects, 'ValidatingWebhookConfiguration');
+    const hooks = at<WebhookEntry[]>(validating, 'webhooks');
+    expect(hooks).toHaveLength(1);
+    const v = hooks[0] as WebhookEntry;
+    for (const field of ['rules', 'objectSelector', 'namespaceSelector', 'matchConditions', 'failurePolicy', 'sideEffects', 'matchPolicy', 'admissionReviewVersions'] as const) {
+      expect([field, v[field]]).toEqual([field, webhook[field]]);
+    }
+    expect(v.clientConfig).toEqual({ service: { ...webhook.clientConfig.service, path: '/validate' } });
+    expect(v.name).not.toBe(webhook.name);
+    expect(v.timeoutSeconds).toBeLessThanOrEqual(5);
+    expect(validating.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(
+      one(objects, 'MutatingWebhookConfiguration').metadata.annotations?.['cert-manager.io/inject-ca-from'],
+    );
+  });
+
+  it('hook reports: --report-url is the webhook Service on 443 under a name the serving Certificate covers', () => {
+    const settings = parseWebhookSettings(container.args?.slice(1) ?? [], envOf(container));
+    const url = new URL(settings.reportUrl ?? '');
+    expect(url.protocol).toBe('https:');
+    expect(url.pathname).toBe('/report');
+    expect(url.hostname).toBe(`${webhookService.metadata.name}.${webhookService.metadata.namespace}.svc`);
+    expect(at<string[]>(one(objects, 'Certificate', 'premigration-hooks-webhook-tls'), 'spec', 'dnsNames')).toContain(url.hostname);
+    expect(at<{ port: number }[]>(webhookService, 'spec', 'ports').map((p) => p.port)).toContain(Number(url.port || 443));
+  });
+
+  it('hook reports: the CA bundle is ca.crt of the mounted serving Secret; the key is an optional, admin-made Secret mounted read-only', () => {
+    const settings = parseWebhookSettings(container.args?.slice(1) ?? [], envOf(container));
+    expect(settings.caBundleFile).toBe(`${settings.tlsCertDir}/ca.crt`);
+    const keyFile = settings.reportKeyFile ?? '';
+    const mount = (container.volumeMounts ?? []).find((m) => keyFile.startsWith(`${m.mountPath}/`));
+    expect(mount).toMatchObject({ readOnly: true });
+    expect(mount?.subPath).toBeUndefined();
+    const volume = (pod.spec.volumes ?? []).find((v) => v.name === mount?.name) as { secret?: { secretName: string; optional?: boolean } } | undefined;
+    expect(volume?.secret).toMatchObject({ secretName: 'premigration-hooks-report-key', optional: true });
+    // Never committed: a shared HMAC key in the manifests would be public.
+    expect(all(objects, 'Secret')).toEqual([]);
   });
 
   it('HA: replicas exceed the PDB\'s minAvailable (a PDB with one replica blocks node drains), rollouts keep capacity', () => {
