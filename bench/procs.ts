@@ -3,10 +3,11 @@
  * from dist/src/cli.js exactly as a pod starts them, plus their memory as the kernel counts it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { repoRoot, sleep } from './lib.js';
 
@@ -154,32 +155,50 @@ export interface Started {
   child: ChildProcess;
   /** Process start (just before spawn) → first 200 from the readiness endpoint. */
   readyMs: number;
-  /** What the child wrote on stderr (its JSON log lines): all of it with `captureLog`, else the tail. */
+  /** What the child wrote on stderr (its JSON log lines). */
   log: () => string;
 }
 
 export interface StartOptions {
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
-  /** Keep the whole log (stderr), e.g. to read per-request durations. */
+  /** Keep the whole log (stderr) after the exit, e.g. to read per-request durations. */
   captureLog?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The child's stderr (its JSON logs) goes to a file, not a pipe: the benchmark blocks in
+ * spawnSync while it times the hook client, and a pipe nobody drains would stall the server's
+ * synchronous log writes, and with them its answers.
+ */
 function spawnCli(args: string[], opts: StartOptions): { child: ChildProcess; log: () => string } {
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), cliPath(), ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...(opts.env ?? {}) },
-  });
-  let err = '';
-  // Always drained, so that the child never blocks on a full pipe (its logs are real work, as in a pod).
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-    err = opts.captureLog ? err + c : (err + c).slice(-4000);
-  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'pmh-bench-log-'));
+  const file = path.join(dir, 'stderr.log');
+  const fd = openSync(file, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...(opts.nodeFlags ?? []), cliPath(), ...args], {
+      stdio: ['ignore', 'ignore', fd],
+      env: { ...process.env, ...(opts.env ?? {}) },
+    });
+  } finally {
+    closeSync(fd);
+  }
+  let kept = '';
+  const read = (): string => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return kept;
+    }
+  };
   child.once('exit', (code) => {
-    if (code !== 0 && code !== null && err) process.stderr.write(`bench: ${args[0]} exited ${code}: ${err.slice(-2000)}\n`);
+    kept = opts.captureLog ? read() : read().slice(-4000);
+    if (code !== 0 && code !== null && kept) process.stderr.write(`bench: ${args[0]} exited ${code}: ${kept.slice(-2000)}\n`);
+    rmSync(dir, { recursive: true, force: true });
   });
-  return { child, log: () => err };
+  return { child, log: read };
 }
 
 export interface HookServerPaths {

@@ -26,6 +26,8 @@ export interface HotFunction {
 export interface ProfileSummary {
   totalMs: number;
   top: HotFunction[];
+  /** Self time by package (node_modules/<pkg>), repository file, Node internals, or the VM itself. */
+  groups: Array<{ group: string; selfMs: number; share: number }>;
 }
 
 /** Sampling interval in µs: fine enough to see a few-ms window (V8's default is 1000). */
@@ -69,6 +71,15 @@ function shortUrl(url: string, root: string): string {
 
 const IGNORED = new Set(['(idle)', '(root)']);
 
+/** node_modules/@scope/pkg/… → @scope/pkg; src/xml/parse.js → src/xml/parse.js; node:… → Node internals. */
+function groupOf(url: string): string {
+  if (!url) return 'V8 and native code (GC, compiler, syscalls)';
+  if (url.startsWith('node:')) return 'Node internals (node:*)';
+  const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (m) return `package ${m[1]}`;
+  return url;
+}
+
 /**
  * Now on the clock V8 stamps profile samples with (CLOCK_MONOTONIC, µs), which libuv's hrtime
  * also reads: a parent can mark a window in a child's `--cpu-prof` profile.
@@ -86,6 +97,7 @@ export interface Window {
 export function summarize(profiles: readonly CpuProfile[], top = 10, window?: Window): ProfileSummary {
   const root = repoRoot();
   const self = new Map<string, { name: string; where: string; us: number }>();
+  const groups = new Map<string, number>();
   let total = 0;
   for (const p of profiles) {
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -107,6 +119,8 @@ export function summarize(profiles: readonly CpuProfile[], top = 10, window?: Wi
       const entry = self.get(key) ?? { name, where, us: 0 };
       entry.us += dt;
       self.set(key, entry);
+      const group = groupOf(url);
+      groups.set(group, (groups.get(group) ?? 0) + dt);
       total += dt;
     }
   }
@@ -114,6 +128,10 @@ export function summarize(profiles: readonly CpuProfile[], top = 10, window?: Wi
   return {
     totalMs: total / 1000,
     top: sorted.map((e) => ({ name: e.name, where: e.where, selfMs: e.us / 1000, share: total > 0 ? e.us / total : 0 })),
+    groups: [...groups]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([group, t]) => ({ group, selfMs: t / 1000, share: total > 0 ? t / total : 0 })),
   };
 }
 
@@ -125,6 +143,7 @@ export function profileMarkdown(title: string, summary: ProfileSummary): string 
   for (const f of summary.top) {
     lines.push(row([`${f.selfMs.toFixed(2)} ms`, `${(f.share * 100).toFixed(1)} %`, `\`${f.name}\``, f.where ? `\`${f.where}\`` : '']));
   }
+  lines.push('', `By where the code lives: ${summary.groups.map((g) => `${g.group} ${(g.share * 100).toFixed(0)} %`).join('; ')}.`);
   return lines.join('\n');
 }
 

@@ -99,6 +99,7 @@ describe('profile summary', () => {
     ]);
     expect(s.top[0]?.where).toBe('/x/app.js:10');
     expect(s.totalMs).toBeCloseTo(0.5, 10);
+    expect(s.groups).toEqual([{ group: '/x/app.js', selfMs: 0.5, share: 1 }]);
   });
   test('a window keeps only the samples stamped inside it', () => {
     // Sample times: 1100, 1200, …, 1700.
