@@ -49,11 +49,15 @@ describe('PrometheusRule alerts under promtool', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('the six alerts the product documents are there', () => {
+  it('the ten alerts the product documents are there', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       'PremigrationHooksAdmissionErrors',
       'PremigrationHooksAdmissionLatencyHigh',
       'PremigrationHooksCertificateExpiring',
+      'PremigrationHooksHookFailures',
+      'PremigrationHooksHookRefusals',
+      'PremigrationHooksInjectionBroken',
+      'PremigrationHooksReportsRejected',
       'PremigrationHooksTargetPodsEscaped',
       'PremigrationHooksWebhookDown',
       'PremigrationHooksWebhookFailedOpen',
