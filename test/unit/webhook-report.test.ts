@@ -2,7 +2,12 @@
  * The pure parts of hook reports: token mint/verify, the report wire format both ends share,
  * the server's report builder, its settings, and the webhook's minting at admission.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { admit } from '../../webhook/admit.js';
+import { readKey } from '../../webhook/report-setup.js';
+import { parseWebhookSettings } from '../../webhook/settings.js';
 import { reportEnvFor } from '../../webhook/report-env.js';
 import { REPORT_ENV } from '../../webhook/inject.js';
 import { mintToken, verifyToken, type TokenClaims } from '../../webhook/token.js';
@@ -142,5 +147,47 @@ describe('server report settings', () => {
     expect(parseReportTarget(get({ 'report-url': 'https://w/report' }))).toMatchObject({ disabled: expect.stringContaining('incomplete') });
     expect(parseReportTarget(get({ 'report-url': 'http://w/report', 'report-ca': PEM, 'report-token': 't' }))).toEqual({ disabled: '--report-url must be https' });
     expect(parseReportTarget(get({ 'report-url': 'https://w/report', 'report-ca': 'nope', 'report-token': 't' }))).toMatchObject({ disabled: expect.stringContaining('PEM') });
+  });
+});
+
+describe('webhook flags for /validate and reports', () => {
+  const base = ['--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0'];
+  test('defaults: warn, no reports, 24 h tokens', () => {
+    const s = parseWebhookSettings(base);
+    expect(s).toMatchObject({ validatePolicy: 'warn', reportTokenTtlSeconds: 86_400 });
+    expect(s.reportUrl).toBeUndefined();
+    expect(s.reportKeyFile).toBeUndefined();
+    expect(s.caBundleFile).toBeUndefined();
+  });
+
+  test('flags and environment', () => {
+    const s = parseWebhookSettings([...base, '--validate-policy', 'deny', '--report-url', 'https://w.ns.svc:443/report', '--report-token-ttl', '600'], {
+      PREMIGRATION_HOOKS_REPORT_KEY_FILE: '/k/key',
+      PREMIGRATION_HOOKS_CA_BUNDLE_FILE: '/tls/ca.crt',
+    });
+    expect(s).toMatchObject({ validatePolicy: 'deny', reportUrl: 'https://w.ns.svc:443/report', reportKeyFile: '/k/key', caBundleFile: '/tls/ca.crt', reportTokenTtlSeconds: 600 });
+  });
+
+  test.each([
+    [['--validate-policy', 'reject'], /--validate-policy must be one of warn\|deny/],
+    [['--report-url', 'http://w/report'], /must be https/],
+    [['--report-url', 'not a url'], /not a URL/],
+    [['--report-token-ttl', '0'], /report-token-ttl/],
+  ])('%p is refused', (flags, message) => {
+    expect(() => parseWebhookSettings([...base, ...flags])).toThrow(message);
+  });
+});
+
+describe('the report key file', () => {
+  test('trailing newline dropped; shorter than 32 bytes refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmh-key-'));
+    try {
+      writeFileSync(join(dir, 'good'), `${'k'.repeat(40)}\n`);
+      expect(readKey(join(dir, 'good')).toString()).toBe('k'.repeat(40));
+      writeFileSync(join(dir, 'short'), 'short-key\n');
+      expect(() => readKey(join(dir, 'short'))).toThrow(/9 bytes; need at least 32/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
