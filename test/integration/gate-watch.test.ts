@@ -83,7 +83,11 @@ describe('gate watcher against a local list+watch test double (no kube-apiserver
     expect(api.countRequests({ plural: 'kubevirts', watch: false })).toBe(4);
     expect(await metricValue(registry, 'premigration_hooks_watch_restarts_total', { resource: 'kubevirts' })).toBe(3);
     expect(await metricValue(registry, 'premigration_hooks_watch_synced', { resource: 'kubevirts' })).toBe(1);
-    expect(log.lines.filter((l) => l.msg === 'list+watch failed; restarting').map((l) => l.attempt)).toEqual([1, 2, 3]);
+    const failures = log.lines.filter((l) => l.msg === 'list+watch failed; restarting');
+    expect(failures.map((l) => l.attempt)).toEqual([1, 2, 3]);
+    // Exponential backoff (10 ms doubling, ±20 % jitter): each delay falls in its own band.
+    const delays = failures.map((l) => Number(l.restartInMs));
+    expect(delays.map((d, i) => d >= 10 * 2 ** i * 0.8 && d <= 10 * 2 ** i * 1.2)).toEqual([true, true, true]);
   });
 
   test('initial list → mode; MODIFIED enabling the gate is seen live; DELETED → off; one log line per mode change', async () => {
