@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, freePort, httpsRequest } from './net.js';
+import { eventually, freePort, httpsRequest, stopChild } from './net.js';
 
 export const CLI = path.join(process.cwd(), 'dist', 'src', 'cli.js');
 export const REPORT_KEY = 'report-key-for-tests-only-0123456789abcdef0123456789abcdef';
@@ -34,12 +34,18 @@ export async function startWebhookProcess(dir: string, opts: { image: string; ex
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );
-  let err = '';
+  let stderr = '';
   child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (s: string) => (err += s));
+  child.stderr?.on('data', (s: string) => (stderr += s));
   const logs = (): Array<Record<string, unknown>> =>
-    err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  await eventually('webhook /readyz', async () => ((await httpsRequest(port, 'GET', '/readyz')).status === 200 ? true : undefined), 80);
+    stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  try {
+    await eventually('webhook /readyz', async () => ((await httpsRequest(port, 'GET', '/readyz')).status === 200 ? true : undefined), 80);
+  } catch (err) {
+    // Never leave our child running when the test cannot use it.
+    await stopChild(child);
+    throw new Error(`${(err as Error).message}\nwebhook stderr:\n${stderr}`);
+  }
   return {
     child,
     port,
