@@ -14,4 +14,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
+  // Jest's ESM loader keeps every test file's module graph alive in its worker; recycle a worker
+  // once it grows past this, or a long run (schema tests load large model packages) can exhaust the heap.
+  workerIdleMemoryLimit: '768MB',
 };
