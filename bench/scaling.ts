@@ -19,7 +19,8 @@ import { chainCall, outcomeOf } from './chain.js';
 import { corpusDir, linearFit, outDir, pick, quick, REFERENCE_DOMAIN, row, stats, timeCalls, us, type Figure, type LinearFit, type SectionResult } from './lib.js';
 import { requireBuilt, cliPath, startWebhook, stop } from './procs.js';
 import { chartSvg } from './svg.js';
-import { checkInjects, load, makeCertDir, readReview, webhookPorts } from './webhook.js';
+import { pacedLoad } from './paced.js';
+import { checkInjects, makeCertDir, readReview, webhookPorts } from './webhook.js';
 
 export const VCPU_SIZES = [1, 8, 32, 128, 256];
 export const POD_SIZES = [1, 10, 50];
@@ -119,12 +120,12 @@ export async function scalingSection(): Promise<SectionResult> {
         const parsed = JSON.parse(body) as unknown;
         const admitUs = stats(timeCalls(() => admit(parsed, state), pick(2000, 5))).median;
         const patchOps = await checkInjects(ports.port, body);
-        if (!quick()) await load(ports.port, body, 1, { connections: 4, rate: POD_RATE }); // warm-up
+        if (!quick()) await pacedLoad(ports.port, '/mutate', body, { rate: POD_RATE, seconds: 1, connections: 4 }); // warm-up
         pods.push({ n, body, patchOps, admitUs, times: [] as number[] });
       }
       // Rounds of 1 s per size, so that a burst of other work hits every size alike.
       for (let round = 0; round < POD_ROUNDS(); round++) {
-        for (const pod of pods) pod.times.push(...(await load(ports.port, pod.body, 1, { connections: 8, rate: POD_RATE })).times);
+        for (const pod of pods) pod.times.push(...(await pacedLoad(ports.port, '/mutate', pod.body, { rate: POD_RATE, seconds: 1, connections: 4 })).times);
       }
       for (const { n, body, patchOps, admitUs, times } of pods) {
         const l = stats(times);
@@ -164,7 +165,7 @@ export async function scalingSection(): Promise<SectionResult> {
   lines.push('');
   lines.push(`Least squares: ${fitText(chainFit, 'µs', 'vCPU')} → **${linearVerdict(chainFit)}**. The intercept is the fixed cost of parsing and guarding the ~11 KB of devices.`);
   lines.push('');
-  lines.push(`**Webhook vs pod size.** The KubeVirt 1.7 dedicated-CPU target pod with N containers (compute + N−1 Guaranteed sidecars) and N volumes, over HTTPS at a fixed ${POD_RATE} req/s (8 connections, ${POD_ROUNDS()} rounds of 1 s per size), plus the in-process cost of \`admit()\` (decide, build the patch, apply and verify it) on the parsed review.`);
+  lines.push(`**Webhook vs pod size.** The KubeVirt 1.7 dedicated-CPU target pod with N containers (compute + N−1 Guaranteed sidecars) and N volumes, over HTTPS at an evenly paced ${POD_RATE} req/s (\`bench/paced.ts\`, ${POD_ROUNDS()} rounds of 1 s per size, interleaved), plus the in-process cost of \`admit()\` (decide, build the patch, apply and verify it) on the parsed review.`);
   lines.push('');
   lines.push(row(['containers = volumes', 'review bytes', 'patch ops', 'HTTPS p50', 'HTTPS p99', 'n', 'admit() median']));
   lines.push(row(['---:', '---:', '---:', '---:', '---:', '---:', '---:']));
