@@ -5,7 +5,7 @@
  * the injected sidecar runs as, the CLI name the Deployment and the sidecar call, and the npm
  * scripts CI runs.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { CLIENT_BINARY_IN_PACKAGE } from '../../src/server/main.js';
@@ -197,6 +197,33 @@ describe('Dockerfile structure', () => {
       expect(dist.some(([dest]) => dest === `${workdir()}/dist/webhook`)).toBe(true);
     });
 
+    test('ships every directory the CLI is compiled from (all of tsconfig.build.json but bench/)', () => {
+      const tsconfig = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
+      const shipped = new Set([...landed().keys()]);
+      const missing = tsconfig.include.filter((dir) => dir !== 'bench' && !shipped.has(`${workdir()}/dist/${dir}`));
+      expect(missing).toEqual([]);
+    });
+
+    test('every package the shipped code imports at run time is a production dependency (the image has no others)', () => {
+      const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+      const imported = new Set<string>();
+      for (const file of ['src', 'webhook'].flatMap((d) => tsFiles(path.join(REPO_ROOT, d)))) {
+        const text = readFileSync(file, 'utf8');
+        const specs = [
+          // static imports and re-exports, also multi-line; `import type` is erased by the compiler
+          ...[...text.matchAll(/^\s*(?:import|export)\s+(?!type\s)[^;'"]*?\bfrom\s+'([^']+)'/gm)].map((m) => m[1] as string),
+          ...[...text.matchAll(/^\s*import\s+'([^']+)'/gm)].map((m) => m[1] as string),
+          ...[...text.matchAll(/\bimport\('([^']+)'\)/g)].map((m) => m[1] as string),
+        ];
+        for (const spec of specs) {
+          if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+          imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] as string));
+        }
+      }
+      expect(imported.size).toBeGreaterThan(3);
+      expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
+    });
+
     test('ENTRYPOINT is the `premigration-hooks` CLI, on PATH, the command the Deployment and the sidecar run', () => {
       const [binName, binPath] = Object.entries(PKG.bin)[0] as [string, string];
       expect(JSON.parse(last(runtime, 'ENTRYPOINT')?.args ?? 'null')).toEqual([binName]);
@@ -232,6 +259,12 @@ describe('Dockerfile structure', () => {
     });
   });
 });
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+  );
+}
 
 describe('the `premigration-hooks` bin after `npm run build:ts`', () => {
   test('has a node shebang and is executable, so the image can put it on PATH', () => {
