@@ -200,6 +200,15 @@ describe('README: names match the manifests and the code', () => {
     expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toContain(metricsService);
   });
 
+  test('docs/install.md lists exactly the flags the Deployment already sets (set env cannot change those)', () => {
+    const install = read('docs/install.md');
+    const sentence = /those args are\s+([\s\S]*?)\.\n/.exec(install)?.[1] ?? '';
+    const listed = [...sentence.matchAll(/`(--[a-z-]+)`/g)].map((m) => m[1] as string);
+    const args = at<{ args: string[] }[]>(deployment(), 'spec', 'template', 'spec', 'containers')[0]?.args ?? [];
+    const set = args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0] as string);
+    expect(listed.sort()).toEqual(set.sort());
+  });
+
   test('every overlay the README applies exists', () => {
     // Also the alternatives the README gives as comments ("# or: kubectl apply -k …").
     const paths = [...README.matchAll(/kubectl (?:apply|delete) -k ([\w/.-]+)/g)].map((m) => m[1] as string);
