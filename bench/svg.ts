@@ -50,7 +50,7 @@ function panel(p: Panel, offsetX: number): string {
   parts.push(`<text x="${f(offsetX + W / 2)}" y="18" text-anchor="middle" font-weight="bold">${esc(p.title)}</text>`);
   for (const t of yTicks) {
     parts.push(`<line x1="${f(sx(0))}" y1="${f(sy(t))}" x2="${f(sx(xMax))}" y2="${f(sy(t))}" stroke="#e5e5e5"/>`);
-    parts.push(`<text x="${f(sx(0) - 6)}" y="${f(sy(t) + 4)}" text-anchor="end">${esc(p.yFormat(t))}</text>`);
+    parts.push(`<text x="${f(sx(0) - 6)}" y="${f(sy(t) + 4)}" text-anchor="end">${t === 0 ? '0' : esc(p.yFormat(t))}</text>`);
   }
   for (const t of xTicks) {
     parts.push(`<line x1="${f(sx(t))}" y1="${f(sy(0))}" x2="${f(sx(t))}" y2="${f(sy(0) + 4)}" stroke="#333"/>`);
