@@ -4,11 +4,11 @@
  * /healthz (≤ 500 ms). The server is the real `serve` command, on the real /sys, installing the
  * real client and warming up, as the sidecar does before it reports ready.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fitToTwoCpus } from './hook-roundtrip.js';
-import { atMost, corpusDir, pick, REFERENCE_DOMAIN, row, sleep, stats, type Figure, type SectionResult } from './lib.js';
+import { roundTripInput } from './hook-roundtrip.js';
+import { atMost, pick, row, sleep, stats, type Figure, type SectionResult } from './lib.js';
 import { bareNodeMemory, cliPath, clientPath, heapFromMetrics, hookServerPaths, memoryOf, memText, requireBuilt, startHookServer, stop, unixRequest, type Memory } from './procs.js';
 import { cpuProfFlags, importCostMarkdown, importCosts, profileMarkdown, readProfiles, summarize } from './profile.js';
 
@@ -40,8 +40,9 @@ export async function footprintSection(): Promise<SectionResult> {
     try {
       await sleep(pick(1000, 100)); // let start-up garbage settle as an idle sidecar's would
       idle = memoryOf(server.child.pid as number);
-      const xml = fitToTwoCpus(readFileSync(path.join(corpusDir(), 'kubevirt', REFERENCE_DOMAIN), 'utf8'));
-      const headers = { 'x-premigration-op': 'migrate', 'x-premigration-cpuset': '0-1', 'x-premigration-cpuset-source': 'cgroup2', 'x-premigration-domain': 'bench' };
+      // What the client would send (ARCHITECTURE.md protocol), posted directly: this section must not depend on the client.
+      const { xml, cpuset, cpusetSource } = roundTripInput();
+      const headers = { 'x-premigration-op': 'migrate', 'x-premigration-cpuset': cpuset, 'x-premigration-cpuset-source': cpusetSource, 'x-premigration-domain': 'bench' };
       for (let i = 0; i < requests; i++) {
         const a = await unixRequest(p.socket, '/v1/migrate-begin', xml, headers);
         if (a.status !== 200) throw new Error(`hook server answered ${a.status} to a direct request: ${a.body.slice(0, 200)}`);

@@ -6,14 +6,16 @@
  *
  * The client reads the cpuset of its real cgroup and the server the real /sys, as in a pod; the
  * config path comes from PREMIGRATION_HOOKS_CLIENT_CONF (the test-only override; libvirt scrubs
- * the environment in production). The corpus domain has 8 dedicated vCPUs; it is fitted to 2 so
- * that it is placed (200 with XML) on any machine with 2 CPUs rather than refused, keeping its
+ * the environment in production). The corpus domain has 8 dedicated vCPUs; it is fitted to 2 (1
+ * on a one-CPU machine) so that it is placed (200 with XML) rather than refused, keeping its
  * ~10 KB of devices.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readCgroupCpuset } from '../src/topology/cgroup.js';
+import { formatCpuList } from '../src/topology/cpulist.js';
 import { atMost, corpusDir, pick, REFERENCE_DOMAIN, repoRoot, row, stats, us, type Figure, type SectionResult, type Stats } from './lib.js';
 import { cliPath, clientPath, hookServerPaths, requireBuilt, startHookServer, stop, type HookServerPaths } from './procs.js';
 import { cpuProfFlags, monotonicUs, profileMarkdown, readProfiles, summarize, type Window } from './profile.js';
@@ -21,16 +23,27 @@ import { cpuProfFlags, monotonicUs, profileMarkdown, readProfiles, summarize, ty
 export const XML_GOAL_US = 5000;
 export const NON_XML_GOAL_US = 2000;
 
-/** The corpus domain reduced to 2 dedicated vCPUs on one guest cell; everything else kept. */
-export function fitToTwoCpus(xml: string): string {
+/** The corpus domain reduced to `n` dedicated vCPUs on one guest cell; everything else kept. */
+export function fitToCpus(xml: string, n: number): string {
+  const pins = Array.from({ length: n }, (_, i) => `    <vcpupin vcpu='${i}' cpuset='${36 + i}'/>`).join('\n');
   return xml
-    .replace(/<vcpu placement='static'>\d+<\/vcpu>/, "<vcpu placement='static'>2</vcpu>")
+    .replace(/<vcpu placement='static'>\d+<\/vcpu>/, `<vcpu placement='static'>${n}</vcpu>`)
     .replace(/\s*<iothreads>\d+<\/iothreads>/, '')
-    .replace(/<cputune>[\s\S]*?<\/cputune>/, "<cputune>\n    <vcpupin vcpu='0' cpuset='36'/>\n    <vcpupin vcpu='1' cpuset='37'/>\n  </cputune>")
+    .replace(/<cputune>[\s\S]*?<\/cputune>/, `<cputune>\n${pins}\n  </cputune>`)
     .replace(/\s*<numatune>[\s\S]*?<\/numatune>/, '')
     .replace(/\s*<numa>[\s\S]*?<\/numa>/, '')
     .replace(/nodeset='0-1'/g, "nodeset='0'")
-    .replace(/<topology [^/]*\/>/, "<topology sockets='1' dies='1' cores='2' threads='1'/>");
+    .replace(/<topology [^/]*\/>/, `<topology sockets='1' dies='1' cores='${n}' threads='1'/>`);
+}
+
+/**
+ * The cpuset the client will send (this process's cgroup: the client runs in it) and the
+ * reference domain fitted to it: 2 vCPUs, or 1 on a one-CPU machine, so the server places it.
+ */
+export function roundTripInput(): { xml: string; cpuset: string; cpusetSource: string } {
+  const cg = readCgroupCpuset();
+  const xml = fitToCpus(readFileSync(path.join(corpusDir(), 'kubevirt', REFERENCE_DOMAIN), 'utf8'), Math.max(1, Math.min(2, cg.cpus.length)));
+  return { xml, cpuset: formatCpuList(cg.cpus), cpusetSource: cg.source };
 }
 
 /** One command the way libvirt runs a hook: argv, the XML (or nothing) on stdin, env. */
@@ -185,7 +198,7 @@ export function elfInterpreter(file: string): string | undefined {
 
 export async function hookRoundTripSection(): Promise<SectionResult> {
   requireBuilt(cliPath(), clientPath());
-  const xml = fitToTwoCpus(readFileSync(path.join(corpusDir(), 'kubevirt', REFERENCE_DOMAIN), 'utf8'));
+  const { xml } = roundTripInput();
   const iterations = pick(300, 3);
   const profiled = pick(100, 3);
   const dir = mkdtempSync(path.join(tmpdir(), 'pmh-bench-hook-'));
@@ -215,7 +228,7 @@ export async function hookRoundTripSection(): Promise<SectionResult> {
     if (s.server) figures.push({ id: 'hook.server-time', label: 'hook server, time per `migrate begin` request (its own log: headers in → answer sent)', unit: 'µs', median: s.server.median, p99: s.server.p99, n: s.server.n });
 
     const lines: string[] = [];
-    lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to 2 dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
+    lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to ${(xml.match(/<vcpupin /g) ?? []).length} dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
     lines.push('');
     const server = s.server?.median ?? 0;
     lines.push('Where the median round trip goes (differences of medians; noise can make a small part negative):');

@@ -14,7 +14,7 @@ import { renderMarkdown, mergeResults, type SectionRecord } from '../../bench/re
 import { summarize, type CpuProfile } from '../../bench/profile.js';
 import { domainWithVcpus, flatHost, reviewWithPodSize } from '../../bench/scaling.js';
 import { chartSvg, ticks } from '../../bench/svg.js';
-import { fitToTwoCpus } from '../../bench/hook-roundtrip.js';
+import { fitToCpus } from '../../bench/hook-roundtrip.js';
 
 const REFERENCE = readFileSync(path.join(process.cwd(), '..', 'shared', 'corpus', 'kubevirt', 'kv-synth-dedicated-numa-10k.xml'), 'utf8');
 const REVIEW = JSON.parse(readFileSync(path.join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'), 'utf8')) as Record<string, unknown>;
@@ -134,12 +134,12 @@ describe('synthesized benchmark inputs stay valid for the code they measure', ()
     expect(r.changed).toBe(true);
     expect(r.xml.match(/<vcpupin /g)?.length).toBe(n);
   });
-  test('the round-trip domain fits 2 CPUs and is still ~10 KB', () => {
-    const xml = fitToTwoCpus(REFERENCE);
-    expect(xml).toContain("<vcpu placement='static'>2</vcpu>");
-    expect(xml.match(/<vcpupin /g)?.length).toBe(2);
+  test.each([1, 2])('the round-trip domain fitted to %i CPU(s) is placed on that many and is still ~10 KB', (n) => {
+    const xml = fitToCpus(REFERENCE, n);
+    expect(xml).toContain(`<vcpu placement='static'>${n}</vcpu>`);
+    expect(xml.match(/<vcpupin /g)?.length).toBe(n);
     expect(Buffer.byteLength(xml)).toBeGreaterThan(9000);
-    const host = flatHost(2);
+    const host = flatHost(n);
     expect(runChain(xml, { cpuset: host.online, host }).changed).toBe(true);
   });
   test.each([1, 10, 50])('a pod with %i containers and volumes is injected by the real admit()', (n) => {
