@@ -9,7 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { repoRoot, sleep } from './lib.js';
+import { quick, repoRoot, sleep } from './lib.js';
 
 export function cliPath(): string {
   return path.join(repoRoot(), 'dist', 'src', 'cli.js');
@@ -218,7 +218,12 @@ export function hookServerPaths(dir: string): HookServerPaths {
 export async function startHookServer(p: HookServerPaths, opts: StartOptions & { logLevel?: string } = {}): Promise<Started> {
   const t0 = performance.now();
   const { child, log } = spawnCli(
-    ['serve', '--socket', p.socket, '--install-client', path.join(p.dir, 'bin'), '--client-binary', clientPath(), '--client-conf', p.conf, '--log-level', opts.logLevel ?? 'info'],
+    [
+      'serve', '--socket', p.socket, '--install-client', path.join(p.dir, 'bin'), '--client-binary', clientPath(), '--client-conf', p.conf, '--log-level', opts.logLevel ?? 'info',
+      // The product's 2 s client deadline, except in quick mode: the smoke test runs beside the
+      // whole test suite, and a deadline hit there would be a false failure, not a finding.
+      ...(quick() ? ['--timeout-ms', '15000'] : []),
+    ],
     opts,
   );
   await until(child, 'hook server', async () => (existsSync(p.socket) ? unixGet(p.socket, '/healthz') : 0));
