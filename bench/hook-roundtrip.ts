@@ -134,6 +134,20 @@ function serverDurations(log: string): number[] {
   return out;
 }
 
+/** The server's "chain warmed up" log line: its result (changed, unchanged, refused, failed). */
+function warmupResult(log: string): string | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('chain warm')) continue;
+    try {
+      const r = (JSON.parse(line) as { result?: unknown; error?: unknown }).result;
+      if (typeof r === 'string') return r;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return undefined;
+}
+
 interface Series {
   xml: Stats;
   nonXml: Stats;
@@ -142,6 +156,8 @@ interface Series {
   first: Spawned;
   /** The measured loop, on the profile clock. */
   window: Window;
+  /** What the server's start-up warm-up did on this host. */
+  warmup: string | undefined;
 }
 
 const XML_ARGS = ['default_ubuntu-amd', 'migrate', 'begin', '-'];
@@ -163,7 +179,7 @@ async function measure(p: HookServerPaths, spawner: Spawner, xmlFile: string, it
     const [xmlRt, nonXml, binTrue] = spawner.series([xmlJob, { cmd: client, args: NON_XML_ARGS, stdinFile: xmlFile }, { cmd: '/bin/true', args: [] }], iterations, env) as [number[], number[], number[]];
     const window = { fromUs, toUs: monotonicUs() };
     const durations = serverDurations(server.log()).slice(1); // the first call is reported apart
-    return { xml: stats(xmlRt), nonXml: stats(nonXml), binTrue: stats(binTrue), server: durations.length ? stats(durations) : undefined, first, window };
+    return { xml: stats(xmlRt), nonXml: stats(nonXml), binTrue: stats(binTrue), server: durations.length ? stats(durations) : undefined, first, window, warmup: warmupResult(server.log()) };
   } finally {
     await stop(server.child);
   }
@@ -229,6 +245,8 @@ export async function hookRoundTripSection(): Promise<SectionResult> {
 
     const lines: string[] = [];
     lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to ${(xml.match(/<vcpupin /g) ?? []).length} dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
+    lines.push('');
+    lines.push(`The server's start-up warm-up on this host: **${s.warmup ?? 'not logged'}**${s.warmup === 'refused' ? ' (its built-in domain asks for more dedicated CPUs than this host has, so the warm-up stops at the placement and never compiles the edit, serialize and guard paths; the first real call pays for them)' : ''}. First call to the fresh server: ${us(s.first.us)}, ${(s.first.us / s.xml.median).toFixed(1)}× the median round trip.`);
     lines.push('');
     const server = s.server?.median ?? 0;
     lines.push('Where the median round trip goes (differences of medians; noise can make a small part negative):');

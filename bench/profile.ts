@@ -70,6 +70,8 @@ function shortUrl(url: string, root: string): string {
 }
 
 const IGNORED = new Set(['(idle)', '(root)']);
+/** The in-process profiler's own frames (profileHere, the inspector session): not the code under test. */
+const PROFILER_URL = /^(bench\/profile\.js|node:inspector)/;
 
 /** node_modules/@scope/pkg/… → @scope/pkg; src/xml/parse.js → src/xml/parse.js; node:… → Node internals. */
 function groupOf(url: string): string {
@@ -114,6 +116,7 @@ export function summarize(profiles: readonly CpuProfile[], top = 10, window?: Wi
       // A sample stands for the time until the next one (as DevTools counts it).
       const dt = Math.max(0, deltas[i + 1] ?? deltas[i] ?? 0);
       const url = node.callFrame.url ? shortUrl(node.callFrame.url, root) : '';
+      if (PROFILER_URL.test(url)) continue;
       const where = url ? `${url}:${node.callFrame.lineNumber + 1}` : '';
       const key = `${name}@${where}`;
       const entry = self.get(key) ?? { name, where, us: 0 };
