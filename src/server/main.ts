@@ -106,11 +106,11 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
 
   const chainOpts: ChainOptions = { hooks, maxBytes: settings.maxBodyBytes };
   const warm0 = process.hrtime.bigint();
-  const warm = warmUp(runChain, host, chainOpts);
+  const warm = warmUp(runChain, chainOpts);
   if (warm.status === 'failed') {
-    log.error({ result: warm.status, error: warm.message, durationMs: msSince(warm0) }, 'chain warm-up failed; serving anyway');
+    log.error({ result: warm.status, rounds: warm.rounds, error: warm.message, durationMs: msSince(warm0) }, 'chain warm-up failed; serving anyway');
   } else {
-    log.info({ result: warm.status, durationMs: msSince(warm0) }, 'chain warmed up');
+    log.info({ result: warm.status, rounds: warm.rounds, durationMs: msSince(warm0) }, 'chain warmed up');
   }
 
   const metrics = new ServerMetrics({ defaults: true });
@@ -160,8 +160,10 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
 
   const signal = await stopSignal;
   ready = false;
+  // Stop listening first, then say so: whoever reads this line can rely on new connections failing.
+  const drained = closeGracefully(server, settings.timeoutMs + 1000);
   log.info({ signal }, 'stopping: draining in-flight requests');
-  await closeGracefully(server, settings.timeoutMs + 1000);
+  await drained;
   await releaseSocketPath(settings.socket, listening);
   log.info({ signal }, 'hook server stopped');
   return 0;
