@@ -13,16 +13,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { VERSION } from '../../src/config.js';
 import { GATE_NAME } from '../../webhook/mode.js';
 import { at, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
 import { FakeApiServer, KUBEVIRTS } from '../support/fake-apiserver.js';
+import { eventually, freePort, httpsRequest } from '../support/net.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus';
@@ -37,58 +35,6 @@ const KNOWN_DEFAULT_COLLECTOR_LINTS = new Set([
   'premigration_hooks_nodejs_active_requests_total non-counter metrics should not have "_total" suffix',
   'premigration_hooks_nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
 ]);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Poll `probe` until it returns a value, at most `attempts` times, `everyMs` apart. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, attempts = 60, everyMs = 500): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`gave up waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-}
-
-/** HTTPS request to the webhook (dev self-signed certificate, so no verification). */
-function httpsRequest(port: number, method: string, urlPath: string, body?: unknown): Promise<{ status: number; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(
-      { host: '127.0.0.1', port, method, path: urlPath, rejectUnauthorized: false, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = text;
-          }
-          resolve({ status: res.statusCode ?? 0, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 function review(uid: string, pod: Record<string, unknown>, dryRun = false): Record<string, unknown> {
   const gvk = { group: '', version: 'v1', kind: 'Pod' };
@@ -209,12 +155,12 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
       review('00000000-0000-4000-8000-000000000004', fixturePod('kv17-launcher-not-target')),
       review('00000000-0000-4000-8000-000000000005', fixturePod('kv17-hotplug-attachment')),
     ];
-    for (const r of reviews) answers.push(await httpsRequest(webhookPort, 'POST', '/mutate', r));
+    for (const r of reviews) answers.push(await httpsRequest(webhookPort, 'POST', '/mutate', { body: r }));
 
     await eventually('Prometheus to scrape the admissions', async () => {
       const r = await query(promPort, `sum(premigration_hooks_admission_requests_total{job="${JOB}"})`);
       return r[0]?.value[1] === '5' ? true : undefined;
-    });
+    }, 120);
     scrapedBy = Date.now();
   }, 60_000);
 
@@ -309,7 +255,7 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
       };
       const all = b.data.groups.flatMap((g) => g.rules);
       return all.every((r) => r.health === 'ok' && Date.parse(r.lastEvaluation) > scrapedBy) ? all : undefined;
-    });
+    }, 120);
     expect(evaluated.map((r) => [r.name, r.health, r.state]).sort()).toEqual(rules.map((r) => [r.name, 'ok', 'inactive']).sort());
   });
 

@@ -1,6 +1,5 @@
 /**
- * Small helpers for tests that run real processes on loopback (the same ones
- * test/integration/prometheus-scrape.test.ts uses inline; that file belongs to another change).
+ * Small helpers for tests that run real processes on loopback.
  */
 import type { ChildProcess } from 'node:child_process';
 import https from 'node:https';
