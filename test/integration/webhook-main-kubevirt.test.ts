@@ -5,39 +5,12 @@
  * CR list succeeds (the first lists fail), then ready, injecting, and exporting the gate series.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../webhook/main.js';
 import { GATE_NAME } from '../../webhook/mode.js';
 import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function https(port: number, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', rejectUnauthorized: false, agent: false, headers: body ? { 'Content-Type': 'application/json' } : {} },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { freePort, httpsText } from '../support/net.js';
 
 test('follows the KubeVirt CR from a kubeconfig: unready until listed, then injects and exports the gate', async () => {
   const api = new FakeApiServer();
@@ -61,14 +34,14 @@ test('follows the KubeVirt CR from a kubeconfig: unready until listed, then inje
     ]);
     await waitFor(() => api.countRequests({ plural: 'kubevirts', watch: false }) >= 1, 'first KubeVirt list');
     // Every list fails so far: served and alive, but not ready.
-    expect((await https(port, '/healthz')).status).toBe(200);
-    expect((await https(port, '/readyz')).status).toBe(503);
+    expect((await httpsText(port, '/healthz')).status).toBe(200);
+    expect((await httpsText(port, '/readyz')).status).toBe(503);
     api.clearFailures();
 
     let ready = 0;
     const deadline = Date.now() + 20_000;
     while (ready !== 200 && Date.now() < deadline) {
-      ready = await https(port, '/readyz').then((r) => r.status, () => 0);
+      ready = await httpsText(port, '/readyz').then((r) => r.status, () => 0);
       if (ready !== 200) await new Promise((r) => setTimeout(r, 20));
     }
     expect(ready).toBe(200);
@@ -77,7 +50,7 @@ test('follows the KubeVirt CR from a kubeconfig: unready until listed, then inje
     await waitFor(() => api.openWatches('pods') === 1, 'target-pod watch open');
 
     const review = readFileSync(join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'));
-    const res = await https(port, '/mutate', review);
+    const res = await httpsText(port, '/mutate', review);
     expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
 
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

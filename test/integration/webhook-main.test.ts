@@ -4,38 +4,10 @@
  * and returns 0. (The signal is emitted on the process object: the test runner must survive.)
  */
 import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import { main } from '../../webhook/main.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** GET/POST over HTTPS accepting the generated self-signed certificate (dev mode only). */
-function https(port: number, path: string, body?: Buffer): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port, path, method: body ? 'POST' : 'GET', rejectUnauthorized: false, agent: false, headers: body ? { 'Content-Type': 'application/json' } : {} },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { freePort, httpsText } from '../support/net.js';
 
 test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', async () => {
   const port = await freePort();
@@ -47,12 +19,12 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
   ]);
   let ready = 0;
   for (let i = 0; i < 300 && ready !== 200; i++) {
-    ready = await https(port, '/readyz').then((r) => r.status, () => 0);
+    ready = await httpsText(port, '/readyz').then((r) => r.status, () => 0);
     if (ready !== 200) await new Promise((r) => setTimeout(r, 20));
   }
   expect(ready).toBe(200);
   const review = readFileSync(join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'));
-  const res = await https(port, '/mutate', review);
+  const res = await httpsText(port, '/mutate', review);
   expect(res.status).toBe(200);
   expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
   const metrics = await request(`http://127.0.0.1:${metricsPort}`).get('/metrics');
@@ -61,7 +33,7 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
 
   process.emit('SIGTERM');
   expect(await done).toBe(0);
-  await expect(https(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  await expect(httpsText(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
 });
 
 test('bad flags → exit code 2 without starting anything', async () => {

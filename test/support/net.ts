@@ -71,6 +71,22 @@ export function httpsRequest(port: number, method: string, urlPath: string, opts
   });
 }
 
+/** GET (or POST `body` as JSON) over HTTPS to 127.0.0.1 without verification; the raw reply text. */
+export function httpsText(port: number, urlPath: string, body?: Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, path: urlPath, method: body ? 'POST' : 'GET', rejectUnauthorized: false, agent: false, headers: body ? { 'Content-Type': 'application/json' } : {} },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** SIGTERM by PID, SIGKILL after 5 s; resolves when the child exited. */
 export function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
