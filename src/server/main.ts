@@ -3,6 +3,8 @@
  * claim the socket path → install the client → write client.conf → read and cache the topology
  * → warm up the chain → listen. A socket that answers at all therefore answers ready.
  * Resolves (with 0) once SIGTERM/SIGINT has drained in-flight requests and removed the socket.
+ * With --install-only it stops after client.conf and resolves 0 without listening: the init
+ * container of the classic sidecar mode, which must leave the client in qemu.d/ before compute starts.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -76,15 +78,18 @@ export async function main(argv: string[]): Promise<number> {
     return await serve(settings, log, stop.promise);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    log.fatal({ error: message }, 'hook server failed to start');
+    log.fatal({ error: message }, settings.installOnly ? 'hook client install failed' : 'hook server failed to start');
     return err instanceof InputError ? 2 : 1;
   } finally {
     stop.dispose();
   }
 }
 
-async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
-  const started = process.hrtime.bigint();
+/**
+ * The start-up steps up to the files compute reads (client binary and client.conf), shared by
+ * a normal start and --install-only, so both leave exactly the same files. Returns the hooks.
+ */
+async function installArtifacts(settings: ServerSettings, log: Logger): Promise<string[]> {
   // First, so that a second server never overwrites the running one's client or config.
   if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
 
@@ -100,6 +105,16 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
     timeoutMs: settings.timeoutMs,
     onError: settings.onError,
   });
+  return hooks;
+}
+
+async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
+  const started = process.hrtime.bigint();
+  const hooks = await installArtifacts(settings, log);
+  if (settings.installOnly) {
+    log.info({ clientConf: settings.clientConf, hooks, durationMs: msSince(started) }, 'install-only: client and client.conf in place; exiting');
+    return 0;
+  }
 
   const host = readHostTopology(settings.sysfs);
   if (host.online.length === 0) throw new Error(`no online CPUs found under ${settings.sysfs}/devices/system/cpu`);

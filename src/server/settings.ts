@@ -24,6 +24,11 @@ export interface ServerSettings {
   hooks?: string[];
   /** Directory the client binary is copied into (the pod's `bin/`); undefined = no install. */
   installClient?: string;
+  /**
+   * Install the client and write client.conf, then exit without listening: the classic-sidecar
+   * init container, so the client is in qemu.d/ before compute's virtqemud starts (docs/webhook.md).
+   */
+  installOnly?: true;
   /** The client binary to install. */
   clientBinary: string;
   /** Where the client's config file is written. */
@@ -49,6 +54,8 @@ export interface SettingsDefaults {
 interface FlagSpec {
   env: string;
   help: string;
+  /** Takes no value (`--flag`, or `--flag=true|false`); its environment variable is true|false. */
+  boolean?: true;
 }
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -56,6 +63,7 @@ const FLAGS: Record<string, FlagSpec> = {
   sysfs: { env: 'SYSFS', help: 'sysfs root for the node topology (default /sys)' },
   hooks: { env: 'HOOKS', help: 'comma-separated hooks to run (default: all default-enabled hooks)' },
   'install-client': { env: 'INSTALL_CLIENT', help: 'copy the hook client into this directory, mode 0755' },
+  'install-only': { env: 'INSTALL_ONLY', help: 'install the client and write client.conf, then exit 0 without listening', boolean: true },
   'client-binary': { env: 'CLIENT_BINARY', help: 'the hook client binary to install (default: the one in this package)' },
   'client-conf': { env: 'CLIENT_CONF', help: 'where to write the client config (default <socket dir>/client.conf)' },
   'client-socket': { env: 'CLIENT_SOCKET', help: 'socket path written into the client config (default --socket)' },
@@ -70,7 +78,7 @@ const FLAGS: Record<string, FlagSpec> = {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(
-    ([name, spec]) => `  --${name} <value>`.padEnd(28) + `${spec.help}  [$${ENV_PREFIX}${spec.env}]`,
+    ([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`.padEnd(28) + `${spec.help}  [$${ENV_PREFIX}${spec.env}]`,
   );
   return `usage: ${PRODUCT} serve --socket <path> [flags]\n${lines.join('\n')}\n`;
 }
@@ -92,7 +100,12 @@ function collect(argv: string[], env: Record<string, string | undefined>): Map<s
     if (!arg.startsWith('--')) throw new InputError(`unexpected argument "${arg}"`);
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (!FLAGS[name]) throw new InputError(`unknown flag --${name}`);
+    const spec = FLAGS[name];
+    if (!spec) throw new InputError(`unknown flag --${name}`);
+    if (spec.boolean && eq < 0) {
+      values.set(name, 'true');
+      continue;
+    }
     if (eq >= 0) {
       values.set(name, arg.slice(eq + 1));
       continue;
@@ -102,6 +115,12 @@ function collect(argv: string[], env: Record<string, string | undefined>): Map<s
     values.set(name, next);
   }
   return values;
+}
+
+function booleanFlag(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new InputError(`--${name} must be true or false, got "${value}"`);
 }
 
 /** The client config is line-based: a path with a newline or `#` would corrupt it. */
@@ -153,11 +172,15 @@ export function parseServerSettings(
   if (!path.isAbsolute(clientSocket)) throw new InputError(`--client-socket must be absolute, got "${clientSocket}"`);
 
   const installClient = f.get('install-client');
+  const installOnly = booleanFlag('install-only', f.get('install-only'));
+  // Without a directory to install into, an install-only run would do nothing useful: say so now.
+  if (installOnly && !installClient) throw new InputError('--install-only needs --install-client');
   return {
     socket,
     sysfs: abs(f.get('sysfs') ?? '/sys'),
     ...(hooks ? { hooks } : {}),
     ...(installClient ? { installClient: abs(installClient) } : {}),
+    ...(installOnly ? { installOnly: true as const } : {}),
     clientBinary: abs(f.get('client-binary') ?? defaults.clientBinary),
     clientConf: abs(f.get('client-conf') ?? path.join(path.dirname(socket), 'client.conf')),
     clientSocket,

@@ -2,7 +2,7 @@
  * The real server process (`node dist/src/cli.js serve`) over its unix socket: start-up
  * artifacts, protocol, logs, socket ownership rules and graceful stop.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -147,6 +147,53 @@ describe('hook server process', () => {
     const noBinary = spawnServer({ dir, args: ['--client-binary', path.join(dir, 'missing')] });
     expect((await noBinary.exited).code).toBe(1);
     expect(fatal(noBinary)).toMatch(/^cannot read the hook client binary .*missing: ENOENT/);
+  });
+
+  test('--install-only: installs the client and writes client.conf as a normal start does, then exits 0 without listening', async () => {
+    const flags = ['--on-error', 'abort', '--timeout-ms', '1500', '--hooks', 'cpu-dedicated'];
+    const init = spawnServer({ dir, args: [...flags, '--install-only'] });
+    expect(await init.exited).toEqual({ code: 0, signal: null });
+    const installed = path.join(init.binDir, 'premigration-hooks-client');
+    expect(statSync(installed).mode & 0o777).toBe(0o755);
+    expect(readFileSync(installed).equals(readFileSync(CLIENT))).toBe(true);
+    const conf = readFileSync(init.conf, 'utf8');
+    expect(conf).toBe(
+      '# written by premigration-hooks serve; read by the hook client on every migrate/restore begin\n' +
+        `socket=${init.socket}\ntimeout_ms=1500\non_error=abort\n`,
+    );
+    // Renamed into place: no temp file is left next to the client libvirt runs, or next to the config.
+    expect(readdirSync(init.binDir)).toEqual(['premigration-hooks-client']);
+    expect(readdirSync(path.dirname(init.conf))).toEqual(['client.conf']);
+    expect(existsSync(init.socket)).toBe(false);
+    expect(init.logs().map((l) => l.msg)).toEqual(['hook client installed', 'install-only: client and client.conf in place; exiting']);
+    expect(init.logs().at(-1)).toMatchObject({ hooks: ['cpu-dedicated'], clientConf: init.conf });
+
+    // The sidecar that starts next (same flags, no --install-only) writes the very same files.
+    const server = await startServer({ dir, args: flags });
+    expect(readFileSync(server.conf, 'utf8')).toBe(conf);
+    expect(readFileSync(installed).equals(readFileSync(CLIENT))).toBe(true);
+  });
+
+  test('--install-only failures exit non-zero with one fatal log line and write no client.conf', async () => {
+    const noBinary = spawnServer({ dir, args: ['--install-only', '--client-binary', path.join(dir, 'missing')] });
+    expect((await noBinary.exited).code).toBe(1);
+    expect(noBinary.logs()).toEqual([expect.objectContaining({ msg: 'hook client install failed', level: 60 })]);
+    expect(noBinary.logs()[0]?.error).toMatch(/^cannot read the hook client binary .*missing: ENOENT/);
+    expect(noBinary.stderr().trim().split('\n')).toHaveLength(1);
+    expect(existsSync(noBinary.conf)).toBe(false);
+
+    const unknownHook = spawnServer({ dir, args: ['--install-only', '--hooks', 'no-such-hook'] });
+    expect((await unknownHook.exited).code).toBe(2);
+    expect(unknownHook.logs().map((l) => l.msg)).toEqual(['hook client install failed']);
+    expect(existsSync(path.join(unknownHook.binDir, 'premigration-hooks-client'))).toBe(false);
+
+    // Next to a live server it refuses, like a second server would, and leaves that server's config alone.
+    const live = await startServer({ dir, args: ['--on-error', 'pass'] });
+    const confBefore = readFileSync(live.conf, 'utf8');
+    const late = spawnServer({ dir, args: ['--install-only', '--on-error', 'abort'] });
+    expect((await late.exited).code).toBe(1);
+    expect(late.logs().find((l) => l.msg === 'hook client install failed')?.error).toBe(`another server is already listening on ${live.socket}; refusing to start`);
+    expect(readFileSync(live.conf, 'utf8')).toBe(confBefore);
   });
 
   test('SIGTERM: new connections refused, the in-flight request finishes, socket removed, exit 0', async () => {

@@ -67,6 +67,21 @@ describe('serve settings', () => {
     expect(flagWins).toMatchObject({ onError: 'pass', timeoutMs: 100, socket: '/env/hooks.sock' });
   });
 
+  test('--install-only: a flag without a value (or =true|false, or its environment variable); needs --install-client', () => {
+    const base = ['--socket', '/run/pmh/hooks.sock', '--install-client', '/hooks/qemu.d'];
+    expect(parse([...base, '--install-only'])).toMatchObject({ installOnly: true, installClient: '/hooks/qemu.d' });
+    // The flag takes no value, so the flag after it is still parsed as a flag.
+    expect(parse(['--install-only', ...base, '--on-error', 'abort'])).toMatchObject({ installOnly: true, onError: 'abort' });
+    expect(parse([...base, '--install-only=true']).installOnly).toBe(true);
+    expect(parse([...base, '--install-only=false'])).not.toHaveProperty('installOnly');
+    expect(parse(base, { PREMIGRATION_HOOKS_INSTALL_ONLY: 'true' }).installOnly).toBe(true);
+    expect(parse([...base, '--install-only=false'], { PREMIGRATION_HOOKS_INSTALL_ONLY: 'true' })).not.toHaveProperty('installOnly');
+    expect(parse(base)).not.toHaveProperty('installOnly');
+    expect(() => parse(['--socket', '/s', '--install-only'])).toThrow(new InputError('--install-only needs --install-client'));
+    expect(() => parse([...base, '--install-only=yes'])).toThrow(/--install-only must be true or false, got "yes"/);
+    expect(() => parse([...base, '--install-only', 'true'])).toThrow(/unexpected argument "true"/);
+  });
+
   test('an empty environment variable counts as unset', () => {
     expect(parse(['--socket', '/s'], { PREMIGRATION_HOOKS_ON_ERROR: '' }).onError).toBe('pass');
   });
@@ -95,10 +110,13 @@ describe('serve settings', () => {
 
   test('usage lists every flag with its environment variable; --help and -h are recognised', () => {
     const text = usage();
-    for (const flag of ['socket', 'sysfs', 'hooks', 'install-client', 'client-conf', 'on-error', 'timeout-ms', 'max-body-bytes', 'source-namespace', 'target-namespace', 'log-level']) {
+    for (const flag of ['socket', 'sysfs', 'hooks', 'install-client', 'install-only', 'client-conf', 'on-error', 'timeout-ms', 'max-body-bytes', 'source-namespace', 'target-namespace', 'log-level']) {
       expect(text).toContain(`--${flag} `);
     }
     expect(text).toContain('$PREMIGRATION_HOOKS_MAX_BODY_BYTES');
+    // A flag without a value is shown without one.
+    expect(text).toMatch(/^ {2}--install-only {2,}install the client/m);
+    expect(text).toContain('$PREMIGRATION_HOOKS_INSTALL_ONLY');
     expect(wantsHelp(['--socket', '/s', '-h'])).toBe(true);
     expect(wantsHelp(['--socket', '/s'])).toBe(false);
   });
