@@ -166,6 +166,8 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
   const volume = freeName(BASE_NAME, volumeNames);
   const taken = containerNames(spec);
   const serverName = freeName(BASE_NAME, taken);
+  // Classic mode's install init container: named after ours, and like it clear of every existing name.
+  const installName = s.sidecarMode === 'classic' ? freeName(`${serverName}-install`, new Set([...taken, serverName])) : undefined;
 
   const ops: Operation[] = [];
   const ensure = (path: string, present: boolean, empty: Json | unknown[]): void => {
@@ -173,11 +175,18 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
   };
 
   const base = { ...baseContainer(serverName, volume, s, resources, ctx.report), args: ['serve', ...serverArgs(s, ctx)] };
+  // Same image, mounts, security context and QoS rule as the server, and the same serve args, so
+  // it writes exactly the client and client.conf the server writes again at its start. No report
+  // env (an install-only run never reports) and no probes (an init container has none).
+  const install = installName === undefined
+    ? undefined
+    : { name: installName, container: { ...baseContainer(installName, volume, s, resources), args: ['serve', ...serverArgs(s, ctx), '--install-only'] } };
   ensure('/metadata', metadata !== undefined, {});
   ensure('/metadata/annotations', isObject(metadata?.annotations), {});
-  // qos/container/volume/digest let /validate check the stored pod against what we added.
+  // qos/container/volume/digest (and install/installDigest) let /validate check the stored pod against what we added.
   const marker: InjectedMarker = {
     version: VERSION, mode: ctx.mode, hooks: ctx.hooks, sidecar: s.sidecarMode, qos, container: serverName, volume, digest: sidecarDigest(base),
+    ...(install ? { install: install.name, installDigest: sidecarDigest(install.container) } : {}),
   };
   ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: JSON.stringify(marker) });
 
@@ -191,14 +200,18 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext): InjectResult {
     // Native sidecar: started, and its startup probe passed, before compute starts, so the
     // qemu.d entry exists before virtqemud scans the hook directory.
     ops.push({ op: 'add', path: '/spec/initContainers/-', value: { ...base, restartPolicy: 'Always', startupProbe: startupProbe(s) } });
-  } else {
-    // Classic (Kubernetes without native sidecars): a regular sidecar container. KubeVirt starts
-    // the migration only when every non-compute container is Ready, i.e. after our startup probe
-    // passed and the client is in qemu.d. libvirt re-lists qemu.d on every call when a qemu hook
-    // existed at daemon start, which KubeVirt 1.5+ guarantees (its own hooks/qemu). On ≤1.4 an
-    // init container would have to install the client first; that needs a `serve --install-only`
-    // mode the hook server does not offer yet (docs/webhook.md, "Classic mode").
+  } else if (install) {
+    // Classic (Kubernetes without native sidecars): an init container installs the client and
+    // writes client.conf and exits (`serve --install-only`), so qemu.d has an entry before compute
+    // starts. virtqemud decides at start whether any qemu hook exists (on KubeVirt ≤1.4 nothing
+    // else is there) and re-lists qemu.d on every call after that. Then a regular sidecar
+    // container serves; KubeVirt starts the migration only when every non-compute container is
+    // Ready, i.e. after our startup probe passed; the client asks the server only at migrate or
+    // restore begin, which come later.
+    ensure('/spec/initContainers', Array.isArray(spec.initContainers), []);
+    ops.push({ op: 'add', path: '/spec/initContainers/-', value: install.container });
     ops.push({ op: 'add', path: '/spec/containers/-', value: { ...base, startupProbe: startupProbe(s) } });
+    added.push(install.name);
   }
 
   ensure('/spec/containers/0/volumeMounts', Array.isArray(compute.volumeMounts), []);

@@ -32,7 +32,7 @@ export function parseMarker(value: unknown): InjectedMarker | undefined {
     return undefined;
   }
   if (!isObject(raw)) return undefined;
-  const { version, mode, hooks, sidecar, qos, container, volume, digest } = raw;
+  const { version, mode, hooks, sidecar, qos, container, volume, digest, install, installDigest } = raw;
   if (typeof version !== 'string' || (mode !== 'inject' && mode !== 'coexist')) return undefined;
   if (sidecar !== 'native' && sidecar !== 'classic') return undefined;
   if (!Array.isArray(hooks) || !hooks.every((h) => typeof h === 'string')) return undefined;
@@ -45,5 +45,7 @@ export function parseMarker(value: unknown): InjectedMarker | undefined {
     ...(str(container) ? { container: container as string } : {}),
     ...(str(volume) ? { volume: volume as string } : {}),
     ...(str(digest) ? { digest: digest as string } : {}),
+    ...(str(install) ? { install: install as string } : {}),
+    ...(str(installDigest) ? { installDigest: installDigest as string } : {}),
   };
 }

@@ -52,4 +52,8 @@ export interface InjectedMarker {
   volume?: string;
   /** sidecarDigest() of our container's image, command and args as injected. */
   digest?: string;
+  /** Classic sidecar mode only: the init container that installs the client before compute starts. */
+  install?: string;
+  /** sidecarDigest() of that init container. */
+  installDigest?: string;
 }

@@ -100,6 +100,27 @@ function flagValue(args: unknown, flag: string): string | undefined {
   return i >= 0 ? str(args[i + 1]) : undefined;
 }
 
+/**
+ * Classic mode's install init container (absent from markers written before it existed): still an
+ * init container, so the client is in qemu.d/ before compute starts, and unchanged. Same check
+ * labels as the server container: to an operator both are "the injection was undone".
+ */
+function checkInstallContainer(
+  inits: Json[], mains: Json[], marker: InjectedMarker, name: string, add: (check: ViolationCheck, message: string) => void,
+): void {
+  const install = inits.find((c) => c.name === name);
+  if (!install) {
+    if (mains.some((c) => c.name === name)) add('marker-mismatch', `install container ${name} is no longer an init container`);
+    else add('sidecar-missing', `install init container ${name} was removed`);
+    return;
+  }
+  if (marker.installDigest !== undefined && sidecarDigest(install) !== marker.installDigest) {
+    add('sidecar-changed', `${name} image, command or args changed after injection`);
+  }
+  const hooks = flagValue(install.args, '--hooks');
+  if (hooks !== undefined && hooks !== marker.hooks.join(',')) add('marker-mismatch', `marker hooks differ from ${name} --hooks`);
+}
+
 /** Every check on a pod that carries our marker. */
 export function checkInjectedPod(spec: Json, marker: InjectedMarker): Violation[] {
   const out: Violation[] = [];
@@ -131,6 +152,7 @@ export function checkInjectedPod(spec: Json, marker: InjectedMarker): Violation[
       add('marker-mismatch', `marker hooks differ from ${name} --hooks`);
     }
   }
+  if (marker.sidecar === 'classic' && marker.install !== undefined) checkInstallContainer(inits, mains, marker, marker.install, add);
 
   const volume = marker.volume
     ?? str(asArray(server?.volumeMounts).find((m) => m.mountPath === HOOKS_DIR)?.name)

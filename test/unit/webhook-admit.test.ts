@@ -223,6 +223,51 @@ describe('patch construction against raw JSON', () => {
     expect(r).toMatchObject({ kind: 'patch', volume: 'premigration-hooks-2', containers: ['premigration-hooks-1'] });
   });
 
+  describe('classic sidecar mode: an install init container plus a sidecar container', () => {
+    const classic = settings(['--sidecar-mode', 'classic']);
+
+    test('the init container runs serve --install-only with the server\'s image, mounts, securityContext and resources; no probes', () => {
+      const p = pod('kv15-no-init-containers');
+      const r = inject(p, classic, { mode: 'inject', hooks: ['cpu-dedicated'] });
+      if (r.kind !== 'patch') throw new Error(`expected a patch, got ${JSON.stringify(r)}`);
+      expect(r.containers).toEqual(['premigration-hooks', 'premigration-hooks-install']);
+      const paths = r.patch.map((op) => op.path);
+      // The pod had no initContainers: the array is created before anything is appended to it.
+      expect(paths.indexOf('/spec/initContainers')).toBeLessThan(paths.indexOf('/spec/initContainers/-'));
+      const init = (r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+      const server = (r.patch as Json[]).find((op) => op.path === '/spec/containers/-')?.value as Json;
+      expect(init.name).toBe('premigration-hooks-install');
+      expect(init.args).toEqual([...server.args, '--install-only']);
+      for (const key of ['image', 'imagePullPolicy', 'command', 'securityContext', 'volumeMounts', 'resources']) expect(init[key]).toEqual(server[key]);
+      expect(init.startupProbe).toBeUndefined();
+      expect(init.readinessProbe).toBeUndefined();
+      expect(init.livenessProbe).toBeUndefined();
+      expect(init.restartPolicy).toBeUndefined(); // a plain init container: it must finish before compute starts
+      expect(server.startupProbe).toBeDefined();
+      const marker = JSON.parse((r.patch as Json[]).find((op) => op.path.includes('injected'))?.value as string) as Json;
+      expect(marker).toMatchObject({ sidecar: 'classic', container: 'premigration-hooks', install: 'premigration-hooks-install', installDigest: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      expect(marker.installDigest).not.toBe(marker.digest);
+    });
+
+    test('the init container\'s name avoids every existing name, deterministically', () => {
+      const p = pod('kv17-volume-named-like-ours');
+      p.spec.containers.push({ name: 'premigration-hooks', image: 'someone/else' });
+      p.spec.initContainers.push({ name: 'premigration-hooks-1-install', image: 'someone/else' });
+      const r = inject(p, classic, { mode: 'inject', hooks: ['cpu-dedicated'] });
+      expect(r).toMatchObject({ kind: 'patch', containers: ['premigration-hooks-1', 'premigration-hooks-1-install-1'] });
+    });
+
+    test('native mode adds no install container and no install fields in the marker', () => {
+      const r = inject(pod('kv17-dedicated-cpu'), settings(), { mode: 'inject', hooks: ['cpu-dedicated'] });
+      if (r.kind !== 'patch') throw new Error('expected a patch');
+      expect(r.containers).toEqual(['premigration-hooks']);
+      expect((r.patch as Json[]).filter((op) => op.path === '/spec/initContainers/-')).toHaveLength(1);
+      const marker = JSON.parse((r.patch as Json[]).find((op) => op.path.includes('injected'))?.value as string) as Json;
+      expect(marker.install).toBeUndefined();
+      expect(marker.installDigest).toBeUndefined();
+    });
+  });
+
   test('restricted securityContext on our container also in a Root-mode pod', () => {
     const r = inject(pod('kv17-root-mode'), settings(), { mode: 'inject', hooks: ['cpu-dedicated'] });
     if (r.kind !== 'patch') throw new Error('expected a patch');

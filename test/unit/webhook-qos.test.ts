@@ -75,7 +75,10 @@ describe('the patch keeps the QoS class', () => {
     const after = applyPatchChecked(p, r.patch) as Json;
     expect(qosClass(after.spec)).toBe('Guaranteed');
     const ours = [...after.spec.containers, ...after.spec.initContainers].filter((x: Json) => r.containers.includes(x.name));
-    expect(ours.length).toBe(1);
+    // Classic adds the install init container too; it counts for QoS like any other container.
+    expect(ours.map((x: Json) => x.name)).toEqual(
+      sidecarMode === 'classic' ? ['premigration-hooks', 'premigration-hooks-install'] : ['premigration-hooks'],
+    );
     for (const x of ours) {
       expect(x.resources.requests).toEqual(x.resources.limits);
       expect(Object.keys(x.resources.limits).sort()).toEqual(['cpu', 'memory']);
@@ -83,6 +86,14 @@ describe('the patch keeps the QoS class', () => {
       expect(isWholeMilli(x.resources.limits.cpu)).toBe(true);
     }
     expect(after.spec.containers[0].resources).toEqual(p.spec.containers[0].resources);
+  });
+  test('classic: a Burstable pod stays Burstable, and both of our containers get requests only', () => {
+    const p = pod('kv15-shared-cpu');
+    const r = inject(p, { ...settings, sidecarMode: 'classic' }, { mode: 'inject', hooks: ['cpu-dedicated'] });
+    if (r.kind !== 'patch') throw new Error('expected a patch');
+    const added = (r.patch as Json[]).filter((op) => op.path === '/spec/initContainers/-' || op.path === '/spec/containers/-');
+    expect(added.map((op) => op.value.resources)).toEqual([{ requests: { cpu: '10m', memory: '64Mi' } }, { requests: { cpu: '10m', memory: '64Mi' } }]);
+    expect(qosClass(applyPatchChecked(p, r.patch).spec)).toBe('Burstable');
   });
   test('a Burstable pod gets requests only', () => {
     const r = inject(pod('kv15-shared-cpu'), settings, { mode: 'inject', hooks: ['cpu-dedicated'] });

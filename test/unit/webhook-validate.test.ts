@@ -106,6 +106,43 @@ describe('mutated by someone else after our patch', () => {
       expect(checks(pod)).toEqual(['sidecar-missing']);
     });
 
+    const install = (pod: Json): Json => (pod.spec.initContainers as Json[]).find((c) => c.name === 'premigration-hooks-install') as Json;
+
+    test('install init container removed → sidecar-missing, named', () => {
+      const pod = classic();
+      pod.spec.initContainers = (pod.spec.initContainers as Json[]).filter((c) => c.name !== 'premigration-hooks-install');
+      expect(run(pod).outcome.violations).toEqual([{ check: 'sidecar-missing', message: 'install init container premigration-hooks-install was removed' }]);
+    });
+
+    test('install init container\'s image or args changed → sidecar-changed; its --hooks edited → also marker-mismatch', () => {
+      const pod = classic();
+      install(pod).image = 'registry.example.com/premigration-hooks:evil';
+      expect(checks(pod)).toEqual(['sidecar-changed']);
+      const dropped = classic();
+      install(dropped).args = (install(dropped).args as string[]).filter((a) => a !== '--install-only');
+      expect(checks(dropped)).toEqual(['sidecar-changed']);
+      const hooks = classic();
+      const args = install(hooks).args as string[];
+      args[args.indexOf('--hooks') + 1] = 'cpu-dedicated';
+      expect(checks(hooks)).toEqual(['sidecar-changed', 'marker-mismatch']);
+    });
+
+    test('install init container moved into containers → marker-mismatch', () => {
+      const pod = classic();
+      const moved = install(pod);
+      pod.spec.initContainers = (pod.spec.initContainers as Json[]).filter((c) => c !== moved);
+      pod.spec.containers = [...(pod.spec.containers as Json[]), moved];
+      expect(checks(pod)).toEqual(['marker-mismatch']);
+    });
+
+    test('a classic marker written before the install container existed is not asked for one', () => {
+      const pod = classic();
+      pod.spec.initContainers = (pod.spec.initContainers as Json[]).filter((c) => c.name !== 'premigration-hooks-install');
+      const { install: _name, installDigest: _digest, ...older } = JSON.parse(pod.metadata.annotations[INJECTED_ANNOTATION] as string) as Json;
+      pod.metadata.annotations[INJECTED_ANNOTATION] = JSON.stringify(older);
+      expect(checks(pod)).toEqual([]);
+    });
+
     test('moved into initContainers → marker-mismatch', () => {
       const pod = classic();
       const server = (pod.spec.containers as Json[]).find((c) => c.name === 'premigration-hooks') as Json;
