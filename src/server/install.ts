@@ -37,11 +37,13 @@ function tempNameFor(target: string): string {
 export async function writeFileAtomic(target: string, data: string | Uint8Array, mode: number): Promise<void> {
   const tmp = tempNameFor(target);
   try {
-    const handle = await fs.open(tmp, 'w', mode);
+    // Created owner-only and without the execute bit: the temp file sits in qemu.d/, where libvirt
+    // runs every executable entry, so it must not become executable before it is complete.
+    const handle = await fs.open(tmp, 'w', 0o600);
     try {
       await handle.writeFile(data);
-      await handle.chmod(mode); // open()'s mode is filtered by the umask
       await handle.sync();
+      await handle.chmod(mode); // explicit: open()'s mode is filtered by the umask
     } finally {
       await handle.close();
     }
