@@ -190,13 +190,35 @@ export function machineLine(m: MachineInfo = machineInfo()): string {
   return `${m.cpuModel}, ${m.logicalCpus} logical CPUs, ${m.memoryGiB} GiB, Node ${m.node} (${m.platform}, kernel ${m.kernel})`;
 }
 
-/** 1-minute load average over the CPU count: how busy the machine was (1.0 = every CPU busy). */
-export function loadPerCpu(): number {
+/** Busy jiffies of the whole machine (/proc/stat) and of this process plus its reaped children. */
+function cpuJiffies(): { machine: number; ours: number } {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  // user nice system idle iowait irq softirq steal …: everything but idle and iowait is busy.
+  const machine = cpu.reduce((a, v, i) => (i === 3 || i === 4 ? a : a + v), 0);
+  // /proc/self/stat fields 14-17 (utime stime cutime cstime) follow the parenthesised command name.
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ours = [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0);
+  return { machine, ours };
+}
+
+/**
+ * How busy the machine was with *other* work while a section ran: the CPU time nobody in the
+ * bench's own process tree used, as a share of all CPUs (1.0 = every CPU busy with other work).
+ * The load average would count the bench's own load generators and servers. Children still
+ * running at the end are not yet in our share, so this errs towards reporting "busy".
+ */
+export function otherLoadProbe(): () => number {
   try {
-    const one = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-    return one / Math.max(1, cpus().length);
+    const t0 = performance.now();
+    const a = cpuJiffies();
+    return () => {
+      const b = cpuJiffies();
+      const ticks = ((performance.now() - t0) / 1000) * 100 * Math.max(1, cpus().length); // USER_HZ = 100 on Linux
+      return Math.max(0, (b.machine - a.machine - (b.ours - a.ours)) / ticks);
+    };
   } catch {
-    return Number.NaN;
+    return () => Number.NaN;
   }
 }
 

@@ -13,7 +13,7 @@ export interface SectionRecord extends SectionResult {
   date: string;
   seconds: number;
   quick: boolean;
-  /** 1-minute load average per CPU when the section ended (> 0.5: other work competed). */
+  /** Share of all CPUs used by processes outside the bench during the section (> 0.25: other work competed). */
   loadPerCpu: number;
 }
 
@@ -74,11 +74,11 @@ export function renderMarkdown(results: Results): string {
   if (results.sections.some((s) => s.quick)) {
     lines.push('', '> **Quick mode (BENCH_QUICK=1): one short iteration per figure, to prove the scripts run. These numbers mean nothing.**');
   }
-  const busy = results.sections.filter((s) => s.loadPerCpu > 0.5);
+  const busy = results.sections.filter((s) => s.loadPerCpu > 0.25);
   if (busy.length) {
     lines.push(
       '',
-      `> Other work was running (load per CPU at the end of ${busy.map((s) => `${s.name}: ${s.loadPerCpu.toFixed(2)}`).join(', ')}); tails (p99) and some medians are inflated. Re-run on a quiet machine.`,
+      `> Other work was running (share of all CPUs used outside the bench's own processes during ${busy.map((s) => `${s.name}: ${s.loadPerCpu.toFixed(2)}`).join(', ')}); tails (p99) and some medians are inflated. Re-run on a quiet machine.`,
     );
   }
   lines.push('', '## Summary', '', 'Medians unless said otherwise; p99 where a tail matters; n = samples.', '', ...FIGURE_HEADER);

@@ -7,7 +7,7 @@
  * section threw (its error is recorded in RESULTS.md), 2 for an unknown section name.
  */
 import { join } from 'node:path';
-import { loadPerCpu, machineInfo, outDir, quick, type SectionResult } from './lib.js';
+import { otherLoadProbe, machineInfo, outDir, quick, type SectionResult } from './lib.js';
 import { mergeResults, readResults, RESULTS_MD, writeResults, type SectionRecord } from './report.js';
 
 interface Section {
@@ -37,6 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const t0 = performance.now();
   for (const section of chosen) {
     const ts = performance.now();
+    const otherLoad = otherLoadProbe();
     process.stderr.write(`bench ${section.name}: running${quick() ? ' (quick)' : ''}…\n`);
     let result: SectionResult;
     try {
@@ -48,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       result = { figures: [], markdown: `**This section failed to run:** ${message.split('\n')[0]}` };
     }
     const seconds = (performance.now() - ts) / 1000;
-    fresh.push({ name: section.name, title: section.title, date: new Date().toISOString(), seconds, quick: quick(), loadPerCpu: loadPerCpu(), ...result });
+    fresh.push({ name: section.name, title: section.title, date: new Date().toISOString(), seconds, quick: quick(), loadPerCpu: otherLoad(), ...result });
     for (const f of result.figures) {
       const verdict = f.met === undefined ? '' : f.met ? '  met' : '  MISSED';
       process.stderr.write(`  ${f.label}: ${f.median.toFixed(f.unit === 'bytes' ? 0 : 2)} ${f.unit}${f.p99 !== undefined ? ` (p99 ${f.p99.toFixed(2)})` : ''}${f.goal ? `  goal ${f.goal}${verdict}` : ''}\n`);
