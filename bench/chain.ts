@@ -1,5 +1,5 @@
 /**
- * Chain benchmark (issue 6 §1): median per-domain `runChain` time (parse, cpu-dedicated,
+ * Chain benchmark: median per-domain `runChain` time (parse, cpu-dedicated,
  * disk-namespace, serialize, ABI guard) over ../shared/corpus/kubevirt and ../shared/corpus/libvirt,
  * where the time goes, and the first call in a fresh process. Goal: ≤ 320 µs per KubeVirt-sized
  * domain (half of Go libvirtxml unmarshal + marshal on the same files); first call ≤ 2× median.

@@ -1,5 +1,5 @@
 /**
- * Footprint of what we add to a target pod (issue 6 §4): the hook server's idle RSS (goal
+ * Footprint of what we add to a target pod: the hook server's idle RSS (goal
  * ≤ 50 MB), the client binary's size (≤ 1 MiB), and sidecar start → the socket answering
  * /healthz (≤ 500 ms). The server is the real `serve` command, on the real /sys, installing the
  * real client and warming up, as the sidecar does before it reports ready.

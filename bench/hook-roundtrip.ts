@@ -1,5 +1,5 @@
 /**
- * Hook round trip (issue 6 §2, issue 3 §5): spawn the real client → real server over the unix
+ * Hook round trip: spawn the real client → real server over the unix
  * socket → XML on stdout, for a ~10 KB KubeVirt domain, p50/p99 (goal p50 ≤ 5 ms); a non-XML op
  * (`prepare begin`) beside spawning /bin/true in the same run (goal ≤ 2 ms and ≤ 2× /bin/true,
  * the physical limit of "start a process").

@@ -1,5 +1,5 @@
 /**
- * Scaling (issue 6 §5): chain time against domain size (1, 8, 32, 128, 256 vCPUs with matching
+ * Scaling: chain time against domain size (1, 8, 32, 128, 256 vCPUs with matching
  * pins) and webhook latency against pod size (1, 10, 50 containers and volumes), each with a
  * least-squares line and R², drawn into scaling.svg next to RESULTS.md.
  *

@@ -1,5 +1,5 @@
 /**
- * Webhook benchmark (issue 6 §3, issue 4 §5): HTTPS load with a realistic dedicated-CPU target-pod
+ * Webhook benchmark: HTTPS load with a realistic dedicated-CPU target-pod
  * AdmissionReview (KubeVirt 1.7 golden fixture), driven by autocannon from this process against
  * the real `premigration-hooks webhook` in its own process:
  * - throughput at saturation;

@@ -1,6 +1,6 @@
 /**
  * ABI guard: the chain's output may differ from its input only where libvirt lets a migration
- * hook change the domain (docs/kubevirt.md §6):
+ * hook change the domain (docs/hooks.md, "The ABI guard"):
  *   - anything inside <cputune>, <numatune>, <description>, <metadata> (top level), including
  *     whether they exist;
  *   - the path attributes (file, dev, dir) of a disk's <source> elements.

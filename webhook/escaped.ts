@@ -1,5 +1,5 @@
 /**
- * Which migration-target pods escaped the webhook? (issue 5 §3, docs/feature-gate.md)
+ * Which migration-target pods escaped the webhook? (docs/feature-gate.md)
  *
  * With failurePolicy Ignore, an outage, a timeout or a mis-set matchCondition silently yields
  * target pods without our sidecar. With --watch-target-pods the webhook watches, cluster-wide,

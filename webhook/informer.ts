@@ -4,7 +4,7 @@
  * @kubernetes/client-node 1.4's ListWatch (what makeInformer returns) lists, then watches from the
  * list's resourceVersion, and reconnects by itself only when a watch ends cleanly or with 410 Gone.
  * After any other error — a failed list, a non-200 watch, a connection cut mid-stream — it calls
- * its `error` callbacks and stops for good (docs/admission.md pitfall 12). This wrapper restarts
+ * its `error` callbacks and stops for good (docs/feature-gate.md). This wrapper restarts
  * the same ListWatch (its cache and resourceVersion survive, so a restart resumes the watch
  * instead of re-listing) with capped, jittered exponential backoff, and exposes:
  *   synced()   the first list has been applied to the cache (sticky; readiness);

@@ -22,7 +22,7 @@ export interface InjectContext {
   mode: 'inject' | 'coexist';
   /** Hooks the injected server runs (already filtered for the mode; never empty). */
   hooks: string[];
-  /** Where and how the in-pod server reports each run (issue 7); absent: it does not report. */
+  /** Where and how the in-pod server reports each run; absent: it does not report. */
   report?: ReportEnv;
 }
 

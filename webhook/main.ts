@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     logger.warn({ dir: devDir }, 'serving a generated self-signed certificate (development only)');
   }
   const certDir = devDir ?? (settings.tlsCertDir as string);
-  // /validate and hook reports (issue 7); in dev mode the self-signed cert is its own CA.
+  // /validate and hook reports; in dev mode the self-signed cert is its own CA.
   const loop = closeTheLoop(settings, { registry, logger, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
 
   // The first certificate may load before the server exists (it is then passed at creation).

@@ -9,7 +9,7 @@ export const INJECTED_ANNOTATION = 'premigration-hooks.kubevirt.io/injected';
 /** Opt-out: `"false"` on the VMI (copied to the pod) or the pod keeps it untouched. */
 export const INJECT_ANNOTATION = 'premigration-hooks.kubevirt.io/inject';
 
-/** KubeVirt's labels (docs/kubevirt.md §1). */
+/** KubeVirt's labels (docs/webhook.md, "When a pod is injected"). */
 export const KUBEVIRT_APP_LABEL = 'kubevirt.io';
 export const LAUNCHER_APP = 'virt-launcher';
 export const MIGRATION_JOB_LABEL = 'kubevirt.io/migrationJobUID';

@@ -1,5 +1,5 @@
 /**
- * What the webhook hands the in-pod server so it can report each hook run (issue 7): the
+ * What the webhook hands the in-pod server so it can report each hook run: the
  * report URL, the CA bundle to verify the webhook's certificate with, and a token minted for
  * this pod. Pure: the clock and the key come in with the config.
  */
@@ -17,7 +17,7 @@ export interface ReportMinting {
   nowSeconds: number;
 }
 
-/** The VMI's name on a launcher pod (docs/kubevirt.md §1). */
+/** The VMI's name on a launcher pod (KubeVirt sets it as a label). */
 export const VMI_NAME_KEY = 'kubevirt.io/domain';
 
 const record = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});

@@ -1,5 +1,5 @@
 /**
- * POST /report on the webhook's HTTPS port: hook reports from in-pod servers (issue 7).
+ * POST /report on the webhook's HTTPS port: hook reports from in-pod servers.
  *   204 accepted | 400 not a report | 401 no or bad token | 403 expired token | 413 too large
  *   503 reports not configured (no --report-key-file)
  * Body errors are answered here, not by the app's admission error handler, so they are

@@ -1,5 +1,5 @@
 /**
- * Hook outcomes from every target pod, aggregated by the webhook (issue 7). The names match
+ * Hook outcomes from every target pod, aggregated by the webhook. The names match
  * the in-pod server's own series, so a dashboard reads the same either way; the labels are
  * bounded (hook names from the registry, fixed result sets). Namespace and VMI go to logs,
  * never to labels.

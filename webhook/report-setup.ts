@@ -1,5 +1,5 @@
 /**
- * Wiring for issue 7 in one place, so main.ts and the tests' harness stay a few lines:
+ * Wiring for hook reports in one place, so main.ts and the tests' harness stay a few lines:
  * the /validate route with its metrics, and hook reports (the key and CA bundle read from
  * files, the minting state for admissions, the /report route with its metrics).
  */

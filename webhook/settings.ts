@@ -50,7 +50,7 @@ export interface WebhookSettings {
   inject: InjectSettings;
   /** /validate: warn = allow with admission warnings; deny = reject a pod whose injection was broken. */
   validatePolicy: 'warn' | 'deny';
-  /** Hook reports (issue 7): enabled when both the URL and the key file are set. */
+  /** Hook reports: enabled when both the URL and the key file are set. */
   reportUrl?: string;
   reportKeyFile?: string;
   /** The CA bundle injected into pods for the report URL (default: <tls-cert-dir>/ca.crt; dev: the self-signed cert). */
@@ -99,9 +99,9 @@ const FLAGS: Record<string, FlagSpec> = {
 export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
 
 export function usage(): string {
-  const lines = Object.entries(FLAGS).map(
-    ([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`.padEnd(34) + `${spec.help}  [$${ENV_PREFIX}${spec.env}]`,
-  );
+  const left = Object.entries(FLAGS).map(([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`);
+  const width = Math.max(...left.map((l) => l.length)) + 2; // a column wide enough for the longest flag
+  const lines = Object.values(FLAGS).map((spec, i) => `${(left[i] as string).padEnd(width)}${spec.help}  [$${ENV_PREFIX}${spec.env}]`);
   return `usage: premigration-hooks webhook (--tls-cert-dir <dir> | --dev-self-signed) --image <ref> [flags]\n${lines.join('\n')}\n`;
 }
 

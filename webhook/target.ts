@@ -1,5 +1,5 @@
 /**
- * Is this pod a migration-target virt-launcher pod that we may inject? (docs/kubevirt.md §1)
+ * Is this pod a migration-target virt-launcher pod that we may inject? (docs/webhook.md)
  * Pure and total: any JSON in, a verdict out.
  */
 import {

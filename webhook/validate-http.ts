@@ -1,6 +1,6 @@
 /**
  * POST /validate on the webhook's HTTPS port: the ValidatingWebhookConfiguration's endpoint
- * (issue 7). The decision is validate() (pure); this is decode, time, count, log, answer.
+ *. The decision is validate() (pure); this is decode, time, count, log, answer.
  */
 import express, { type Request, type Response } from 'express';
 import type { Logger } from '../src/log.js';

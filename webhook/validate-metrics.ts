@@ -1,4 +1,4 @@
-/** The /validate endpoint's own series (issue 7). */
+/** The /validate endpoint's own series. */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '../src/metrics.js';
 import { VIOLATION_CHECKS, type ValidateOutcome } from './validate.js';

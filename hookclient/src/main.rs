@@ -7,7 +7,7 @@
 //! this file is the thin I/O shell around them, over the C library (see `sys.rs` for why
 //! the binary is `no_std`; `cargo test` builds it with std).
 //!
-//! Invariants (issue 3 §2):
+//! Invariants:
 //! - a non-XML op exits 0 at once, touching no file and no socket;
 //! - stdout gets the new XML exactly once, after the whole reply arrived, or nothing;
 //! - every failure is one stderr line prefixed `premigration-hooks: `, and the exit status

@@ -1,7 +1,7 @@
 /**
  * cpu-dedicated: re-pin a dedicated-CPU domain for the target's cpuset and topology.
  *
- * Reads KubeVirt's signals from the XML (docs/kubevirt.md §7, table), runs the placement of
+ * Reads KubeVirt's signals from the XML (docs/hooks.md), runs the placement of
  * pinning.ts, and writes only what differs: vcpupin/emulatorpin/iothreadpin cpusets and, under NUMA
  * passthrough, the numatune nodesets. Existing values are compared as CPU sets, not as text, so
  * "0,1,2" and "0-2" count as equal and a second run over its own output changes nothing.

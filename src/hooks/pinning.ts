@@ -1,5 +1,5 @@
 /**
- * The CPU-dedicated placement algorithm (docs/kubevirt.md §7), as a pure function over plain data.
+ * The CPU-dedicated placement algorithm (docs/hooks.md), as a pure function over plain data.
  *
  * It reproduces KubeVirt's own placement so that a VM migrated by this hook is pinned exactly as
  * KubeVirt would have pinned it had the VM started on the target: same host-core walk, same

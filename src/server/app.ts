@@ -34,7 +34,7 @@ export interface AppDeps {
   timeoutMs: number;
   /** False until start-up finished and again while stopping. */
   ready: () => boolean;
-  /** Called after each migrate-begin response went out (hook reports, issue 7). */
+  /** Called after each migrate-begin response went out (hook reports). */
   onRun?: (run: RunRecord) => void;
 }
 

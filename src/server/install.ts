@@ -18,7 +18,7 @@ export interface ClientConf {
   onError: OnErrorPolicy;
 }
 
-/** The `key=value` format the Rust client reads (docs/hook-server.md). */
+/** The `key=value` format the Rust client reads (docs/hook-server.md, "Client config"). */
 export function formatClientConf(conf: ClientConf): string {
   return [
     `# written by ${PRODUCT} serve; read by the hook client on every migrate/restore begin`,

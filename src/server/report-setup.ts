@@ -1,4 +1,4 @@
-/** Wires hook reports into the server app (issue 7): an onRun callback, or nothing. */
+/** Wires hook reports into the server app: an onRun callback, or nothing. */
 import type { Logger } from '../log.js';
 import type { RunRecord } from './report.js';
 import { Reporter } from './report.js';

@@ -1,6 +1,6 @@
 /**
  * The hook report: one small JSON document the in-pod server POSTs to the webhook's /report
- * after each run (issue 7), and its validation on the receiving side. Shared by both ends so
+ * after each run, and its validation on the receiving side. Shared by both ends so
  * they cannot drift. Never the domain XML: names, outcomes and durations only.
  */
 import { hookNames } from '../hooks/registry.js';

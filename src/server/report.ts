@@ -1,7 +1,8 @@
 /**
- * Hook reports from the in-pod server to the webhook (issue 7). Launcher pods are not scraped
- * and a VM's pod network may forward every pod port to the guest (docs/kubevirt.md §9), so the
- * server pushes each run's outcome to the webhook, which aggregates it for Prometheus.
+ * Hook reports from the in-pod server to the webhook. Launcher pods are not scraped, and a VM's
+ * pod network may forward every pod port to the guest (masquerade without a port list), so a
+ * port opened in the pod may not be reachable: the server pushes each run's outcome to the
+ * webhook instead, which aggregates it for Prometheus (docs/webhook.md).
  *
  * Never in the way of a migration: a report is built after the response went out, sent with a
  * short timeout and a couple of retries, then dropped with one log line. A NetworkPolicy (or a

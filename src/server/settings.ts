@@ -42,7 +42,7 @@ export interface ServerSettings {
   sourceNamespace?: string;
   targetNamespace?: string;
   logLevel: LogLevel;
-  /** Where to report each run (issue 7), or why not; absent when no report flag is given. */
+  /** Where to report each run, or why not; absent when no report flag is given. */
   report?: ReportSetting;
 }
 
@@ -77,9 +77,9 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 export function usage(): string {
-  const lines = Object.entries(FLAGS).map(
-    ([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`.padEnd(28) + `${spec.help}  [$${ENV_PREFIX}${spec.env}]`,
-  );
+  const left = Object.entries(FLAGS).map(([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`);
+  const width = Math.max(...left.map((l) => l.length)) + 2; // a column wide enough for the longest flag
+  const lines = Object.values(FLAGS).map((spec, i) => `${(left[i] as string).padEnd(width)}${spec.help}  [$${ENV_PREFIX}${spec.env}]`);
   return `usage: ${PRODUCT} serve --socket <path> [flags]\n${lines.join('\n')}\n`;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The cpuset a process may run on, from its cgroup (docs/kubevirt.md §5).
+ * The cpuset a process may run on, from its cgroup (docs/topology.md).
  *
  * The fixed paths /sys/fs/cgroup/cpuset.cpus.effective (v2) and /sys/fs/cgroup/cpuset/cpuset.cpus
  * (v1) are right only inside a container whose cgroup namespace makes its own cgroup the root of

@@ -1,6 +1,6 @@
 /**
- * Two real root `libvirtd` daemons on this machine, A (source) and B (target), per
- * docs/libvirt-hooks.md: each in its own mount namespace with private /etc/libvirt,
+ * Two real root `libvirtd` daemons on this machine, A (source) and B (target), as
+ * docs/testing.md describes: each in its own mount namespace with private /etc/libvirt,
  * /run/libvirt, /var/lib/libvirt, /var/log/libvirt and /var/cache/libvirt, sharing the
  * network namespace. B additionally sees a private /run/premigration-hooks (where the hook
  * client reads its config, as in a launcher pod) and runs inside its own cpuset cgroup,

@@ -1,5 +1,5 @@
 /**
- * End to end under a real libvirt (issue 3 §4): a live migration of a TCG guest from daemon A
+ * End to end under a real libvirt: a live migration of a TCG guest from daemon A
  * to daemon B on this machine, with our real hook client in B's /etc/libvirt/hooks/qemu.d/
  * and our real hook server (`node dist/src/cli.js serve`) on a socket B can reach.
  *

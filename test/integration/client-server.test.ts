@@ -1,5 +1,5 @@
 /**
- * The real hook client binary against the real server process (issue 3 §3). Where a case
+ * The real hook client binary against the real server process. Where a case
  * needs an answer the real server never gives (a 500, a hang, junk, a cut-off 200), a scripted
  * stand-in listener takes its place, and the test name says so.
  */

@@ -1,5 +1,5 @@
 /**
- * A real Prometheus sees hook outcomes from target pods, aggregated by the webhook (issue 7):
+ * A real Prometheus sees hook outcomes from target pods, aggregated by the webhook:
  * the built webhook (dev TLS, reports on) and a `prometheus` (Debian's package) that scrapes its
  * metrics port every second and loads the prometheus overlay's alert rules; two in-pod servers
  * (two "target pods", each with the env the webhook injected into it) run hooks and report.

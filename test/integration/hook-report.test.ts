@@ -1,5 +1,5 @@
 /**
- * Hook outcomes reach the webhook's metrics (issue 7), with every part real: the built webhook
+ * Hook outcomes reach the webhook's metrics, with every part real: the built webhook
  * process (dev TLS, reports on), the built in-pod server process and the built hook client.
  *  1. the webhook injects a target pod; the report URL, CA bundle and token are read from the
  *     patch it returned, exactly as the pod would get them, and given to the server;
