@@ -88,7 +88,7 @@ function stop(child: ChildProcess | undefined): Promise<void> {
   });
 }
 
-describe('Prometheus scrapes the webhook (real prometheus + real webhook on loopback)', () => {
+describe('Prometheus scrapes the webhook (real prometheus + real webhook on loopback; KubeVirt CR served by a kube-apiserver test double)', () => {
   let work: string;
   let webhook: ChildProcess | undefined;
   let prometheus: ChildProcess | undefined;

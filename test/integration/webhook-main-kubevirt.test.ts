@@ -12,7 +12,7 @@ import { GATE_NAME } from '../../webhook/mode.js';
 import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
 import { freePort, httpsText } from '../support/net.js';
 
-test('follows the KubeVirt CR from a kubeconfig: unready until listed, then injects and exports the gate', async () => {
+test('follows the KubeVirt CR from a kubeconfig (kube-apiserver test double): unready until listed, then injects and exports the gate', async () => {
   const api = new FakeApiServer();
   await api.start();
   const dir = mkdtempSync(join(os.tmpdir(), 'premigration-hooks-kubeconfig-'));
