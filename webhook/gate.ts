@@ -82,6 +82,7 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
   };
   let published = false;
   let scheduled = false;
+  let crdMissingLogged = false;
 
   const publish = (): void => {
     scheduled = false;
@@ -116,10 +117,24 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
     resource: KUBEVIRT_RESOURCE,
     kubeConfig,
     path: kubevirtCollectionPath(namespace),
-    list: async () =>
-      (await api.listNamespacedCustomObject({
-        group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace, plural: KUBEVIRT_PLURAL,
-      })) as KubernetesListObject<KubernetesObject>,
+    list: async () => {
+      try {
+        return (await api.listNamespacedCustomObject({
+          group: KUBEVIRT_GROUP, version: KUBEVIRT_VERSION, namespace, plural: KUBEVIRT_PLURAL,
+        })) as KubernetesListObject<KubernetesObject>;
+      } catch (err) {
+        // 404: the KubeVirt CRD is not installed (yet). That is a known state, not an outage: decide
+        // it (mode off, so the webhook becomes ready) and let the failing watch restart with backoff
+        // until the CRD appears, when the next list picks the CR up.
+        if ((err as { code?: unknown }).code === 404) {
+          if (!crdMissingLogged) log.warn({ namespace }, 'kubevirts.kubevirt.io not found: KubeVirt is not installed; mode off until it is');
+          crdMissingLogged = true;
+          return { apiVersion: `${KUBEVIRT_GROUP}/${KUBEVIRT_VERSION}`, kind: 'KubeVirtList', metadata: {}, items: [] };
+        }
+        crdMissingLogged = false;
+        throw err;
+      }
+    },
     handlers: { add: schedulePublish, update: schedulePublish, delete: schedulePublish, synced: schedulePublish },
     logger: log,
     registry: deps.registry,

@@ -90,6 +90,18 @@ describe('gate watcher against a local list+watch test double (no kube-apiserver
     expect(delays.map((d, i) => d >= 10 * 2 ** i * 0.8 && d <= 10 * 2 ** i * 1.2)).toEqual([true, true, true]);
   });
 
+  test('no KubeVirt CRD (404): synced in mode off, and the CR is picked up once KubeVirt is installed', async () => {
+    api.failNext('any', 404, 3);
+    await startGate();
+    await waitFor(() => gate?.synced() === true, 'sync on a 404 list');
+    expect(current()).toMatchObject({ mode: 'off', gateEnabled: false });
+    expect(log.lines.filter((l) => String(l.msg).includes('KubeVirt is not installed'))).toHaveLength(1);
+
+    api.create(KUBEVIRTS, kubevirtCR({ version: 'v1.7.2', listed: [GATE_NAME] }));
+    await waitFor(() => current().mode === 'inject', 'mode inject after the CRD and CR appear');
+    expect(await metricValue(registry, 'premigration_hooks_watch_restarts_total', { resource: 'kubevirts' })).toBeGreaterThanOrEqual(1);
+  });
+
   test('initial list → mode; MODIFIED enabling the gate is seen live; DELETED → off; one log line per mode change', async () => {
     api.create(KUBEVIRTS, kubevirtCR({ version: 'v1.8.1' }));
     await startGate();
