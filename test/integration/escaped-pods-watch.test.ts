@@ -4,8 +4,6 @@
  * plus the whole wiring (webhook/watches.ts): the real gate provider following a KubeVirt CR and
  * feeding the mode timeline the pod watch judges against.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { createRegistry } from '../../src/metrics.js';
 import { createEscapedPodWatcher, ModeTimeline, type EscapedPodWatcher } from '../../webhook/escaped.js';
@@ -13,6 +11,7 @@ import { GATE_NAME } from '../../webhook/mode.js';
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../webhook/names.js';
 import { createWatches, type Watches } from '../../webhook/watches.js';
 import { FakeApiServer, KUBEVIRTS, PODS, waitFor } from '../support/fake-apiserver.js';
+import { capturedLogger, metricValue } from '../support/log.js';
 
 type Json = Record<string, unknown>;
 const HOOKS = ['cpu-dedicated', 'disk-namespace'];
@@ -33,22 +32,6 @@ function launcher(opts: { created?: number; annotations?: Record<string, string>
     },
     spec: { containers: [{ name: 'compute', image: 'virt-launcher' }] },
   };
-}
-
-function capturedLogger(): { logger: pino.Logger; lines: Json[] } {
-  const lines: Json[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Json);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, sink), lines };
-}
-
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const metric = await registry.getSingleMetric(name)?.get();
-  return metric?.values.find((v) => Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l))?.value;
 }
 
 const ESCAPED = 'premigration_hooks_escaped_target_pods_total';

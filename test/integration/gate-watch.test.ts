@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
 import { createGateProvider, type GateProviderSettings } from '../../webhook/gate.js';
@@ -7,6 +5,7 @@ import { createWebhookMetrics } from '../../webhook/metrics.js';
 import { GATE_NAME } from '../../webhook/mode.js';
 import { createRegistry } from '../../src/metrics.js';
 import type { GateProvider, GateState } from '../../webhook/types.js';
+import { capturedLogger, metricValue } from '../support/log.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,22 +22,6 @@ function kubevirtCR(opts: { version: string; listed?: string[]; disabled?: strin
 }
 
 /** A pino logger whose JSON lines land in an array, so tests can count "mode changed" lines. */
-function capturedLogger(): { logger: pino.Logger; lines: Json[] } {
-  const lines: Json[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Json);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
-
-async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const value = metric?.values.find((v) => Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l));
-  return value?.value;
-}
 
 describe('gate watcher against a local list+watch test double (no kube-apiserver on this machine)', () => {
   let api: FakeApiServer;
@@ -51,7 +34,7 @@ describe('gate watcher against a local list+watch test double (no kube-apiserver
     api = new FakeApiServer();
     await api.start();
     registry = createRegistry();
-    log = capturedLogger();
+    log = capturedLogger('info');
     changes = [];
   });
   afterEach(async () => {

@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createRegistry } from '../../src/metrics.js';
 import type { Registry } from 'prom-client';
 import { createWebhookApp, startMetricsServer, startWebhookServer, type MetricsServer, type WebhookServer } from '../../webhook/app.js';
@@ -78,8 +78,8 @@ export interface TestWebhook {
   close(): Promise<void>;
 }
 
-export async function startTestWebhook(opts: { gate?: GateProvider; inject?: InjectSettings; maxBodyBytes?: number; pollMs?: number } = {}): Promise<TestWebhook> {
-  const logger = createLogger('webhook-test', 'silent');
+export async function startTestWebhook(opts: { gate?: GateProvider; inject?: InjectSettings; maxBodyBytes?: number; pollMs?: number; logger?: Logger } = {}): Promise<TestWebhook> {
+  const logger = opts.logger ?? createLogger('webhook-test', 'silent');
   const registry = createRegistry();
   const gate = opts.gate ?? fixedGate('always');
   const metrics = createWebhookMetrics(registry, () => gate.current());

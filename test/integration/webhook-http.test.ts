@@ -10,6 +10,7 @@ import request from 'supertest';
 import { fixedGate } from '../../webhook/main.js';
 import type { GateProvider, GateState } from '../../webhook/types.js';
 import { decodePatch, startTestWebhook, type TestWebhook } from './webhook-harness.js';
+import { capturedLogger } from '../support/log.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -153,3 +154,21 @@ describe('metrics after requests', () => {
     expect(fixedGate('always').synced()).toBe(true);
   });
 });
+
+describe('/mutate never logs a rejected body', () => {
+  test('malformed and oversize bodies carrying a secret: 400/413, and the secret is in no log line', async () => {
+    const log = capturedLogger();
+    const own = await startTestWebhook({ maxBodyBytes: 64 * 1024, logger: log.logger });
+    try {
+      const secret = 'vnc-passwd-must-not-leak';
+      const send = (body: string) => request(own.url).post('/mutate').ca(own.ca).set('Content-Type', 'application/json').send(body);
+      expect((await send(`{"request": {"object": "${secret}"`)).status).toBe(400);
+      expect((await send(`{"x": "${secret}${'x'.repeat(128 * 1024)}"}`)).status).toBe(413);
+      expect(log.lines.filter((l) => l.msg === 'rejected admission request body').map((l) => l.reason)).toEqual(['malformed-json', 'too-large']);
+      expect(log.text()).not.toContain(secret);
+    } finally {
+      await own.close();
+    }
+  });
+});
+

@@ -6,7 +6,7 @@
  * as admissions), and the validation series are on /metrics.
  */
 import request from 'supertest';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createRegistry } from '../../src/metrics.js';
 import { createWebhookApp, startWebhookServer, type WebhookServer } from '../../webhook/app.js';
 import { fixedGate } from '../../webhook/main.js';
@@ -17,6 +17,7 @@ import { applyPatchChecked } from '../../webhook/verify-patch.js';
 import type { Registry } from 'prom-client';
 import { fixturePod, injectSettings, mutations, podReview, type Json } from '../support/injected-pods.js';
 import { decodePatch, KubeletSecretDir } from './webhook-harness.js';
+import { capturedLogger } from '../support/log.js';
 
 interface Served {
   url: string;
@@ -26,8 +27,7 @@ interface Served {
   secret: KubeletSecretDir;
 }
 
-async function serve(policy: 'warn' | 'deny'): Promise<Served> {
-  const logger = createLogger('validate-test', 'silent');
+async function serve(policy: 'warn' | 'deny', logger: Logger = createLogger('validate-test', 'silent')): Promise<Served> {
   const registry = createRegistry();
   const gate = fixedGate('always');
   const secret = new KubeletSecretDir();
@@ -142,3 +142,22 @@ describe('/validate over TLS, policy deny', () => {
     expect((await post(s, '/validate', podReview(fixturePod('kv17-dedicated-cpu')))).response.allowed).toBe(true);
   });
 });
+
+describe('/validate never logs a rejected body', () => {
+  test('malformed and oversize bodies carrying a secret: 400/413, and the secret is in no log line', async () => {
+    const log = capturedLogger();
+    const s = await serve('warn', log.logger);
+    try {
+      const secret = 'vnc-passwd-must-not-leak';
+      const malformed = await request(s.url).post('/validate').ca(s.ca).set('Content-Type', 'application/json').send(`{"request": {"object": "${secret}"`);
+      expect(malformed.status).toBe(400);
+      const oversize = await request(s.url).post('/validate').ca(s.ca).set('Content-Type', 'application/json').send(`{"x": "${secret}${'x'.repeat(5 * 1024 * 1024)}"}`);
+      expect(oversize.status).toBe(413);
+      expect(log.lines.filter((l) => l.msg === 'rejected validation request body').map((l) => l.status)).toEqual([400, 413]);
+      expect(log.text()).not.toContain(secret);
+    } finally {
+      await close(s);
+    }
+  });
+});
+
