@@ -20,7 +20,7 @@ import { VERSION } from '../../src/config.js';
 import { GATE_NAME } from '../../webhook/mode.js';
 import { at, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
 import { FakeApiServer, KUBEVIRTS } from '../support/fake-apiserver.js';
-import { eventually, freePort, httpsRequest } from '../support/net.js';
+import { eventually, freePort, httpsRequest, stopChild as stop } from '../support/net.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
 const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus';
@@ -74,18 +74,6 @@ async function query(promPort: number, promql: string): Promise<Sample[]> {
   const body = (await res.json()) as { status: string; data?: { resultType: string; result: Sample[] }; error?: string };
   if (body.status !== 'success' || !body.data) throw new Error(`query ${promql}: ${body.error ?? res.status}`);
   return body.data.result;
-}
-
-function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 describe('Prometheus scrapes the webhook (real prometheus + real webhook on loopback; KubeVirt CR served by a kube-apiserver test double)', () => {
