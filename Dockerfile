@@ -65,7 +65,6 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY webhook ./webhook
 COPY bench ./bench
 RUN npm run build:ts
 
@@ -89,7 +88,7 @@ LABEL org.opencontainers.image.title="kubevirt-premigration-hooks" \
 # probe all run `premigration-hooks` (webhook --image-command, default premigration-hooks).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
            /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
- && ln -s /app/dist/src/cli.js /usr/local/bin/premigration-hooks
+ && ln -s /app/dist/src/cli/main.js /usr/local/bin/premigration-hooks
 WORKDIR /app
 ENV NODE_ENV=production
 # Everything root-owned and read-only for the runtime user: the pods run with
@@ -99,7 +98,6 @@ ENV NODE_ENV=production
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
-COPY --from=build /app/dist/webhook ./dist/webhook
 # `serve --install-client` copies the client from <package root>/hookclient/target/release/
 # (src/server/main.ts, CLIENT_BINARY_IN_PACKAGE) into the pod's /etc/libvirt/hooks/qemu.d/.
 COPY --from=client /src/hookclient/target/release/premigration-hooks-client ./hookclient/target/release/premigration-hooks-client
@@ -107,7 +105,7 @@ COPY --from=client /src/hookclient/target/release/premigration-hooks-client ./ho
 COPY assets/demo-domain.xml ./assets/demo-domain.xml
 COPY test/fixtures/sysfs/2s-smt2-interleaved ./test/fixtures/sysfs/2s-smt2-interleaved
 # uid/gid 107: KubeVirt's qemu user in virt-launcher, the user the injected sidecar runs as
-# (webhook/inject.ts). Numeric, so the kubelet can verify runAsNonRoot. The webhook
+# (src/webhook/admission/inject.ts). Numeric, so the kubelet can verify runAsNonRoot. The webhook
 # Deployment may run it under another non-root uid: every file is world-readable.
 USER 107:107
 # Node runs as PID 1 (the shebang execs it): both `serve` and `webhook` handle SIGTERM

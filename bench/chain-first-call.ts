@@ -21,8 +21,8 @@ const profileOut = process.argv[3];
 const profiler = profileOut ? await import('./profile.js') : undefined;
 
 const t0 = performance.now();
-const { runChain } = await import('../src/chain.js');
-const { readHostTopology } = await import('../src/topology/sysfs.js');
+const { runChain } = await import('../src/core/chain.js');
+const { readHostTopology } = await import('../src/node/sysfs.js');
 const importMs = performance.now() - t0;
 
 const root = repoRoot();

@@ -65,7 +65,7 @@ export async function footprintSection(): Promise<SectionResult> {
     ];
 
     const lines: string[] = [];
-    lines.push(`\`node dist/src/cli.js serve\` on the real /sys: claims the socket, installs the client binary, writes the client config, reads the topology, runs the chain warm-up and listens; "ready" is the first 200 from GET /healthz on the socket (polled every 2 ms), timed from just before spawn, over ${start.n} starts. RSS from \`/proc/<pid>/smaps_rollup\`.`);
+    lines.push(`\`node dist/src/cli/main.js serve\` on the real /sys: claims the socket, installs the client binary, writes the client config, reads the topology, runs the chain warm-up and listens; "ready" is the first 200 from GET /healthz on the socket (polled every 2 ms), timed from just before spawn, over ${start.n} starts. RSS from \`/proc/<pid>/smaps_rollup\`.`);
     lines.push('');
     lines.push(row(['memory', 'RSS', 'anonymous (the server\'s alone)', 'file-backed (node binary pages, shared)']));
     lines.push(row(['---', '---:', '---:', '---:']));

@@ -14,8 +14,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readCgroupCpuset } from '../src/topology/cgroup.js';
-import { formatCpuList } from '../src/topology/cpulist.js';
+import { readCgroupCpuset } from '../src/node/cgroup.js';
+import { formatCpuList } from '../src/core/topology/index.js';
 import { atMost, corpusDir, pick, REFERENCE_DOMAIN, repoRoot, row, stats, us, type Figure, type SectionResult, type Stats } from './lib.js';
 import { cliPath, clientPath, hookServerPaths, requireBuilt, startHookServer, stop, type HookServerPaths } from './procs.js';
 import { cpuProfFlags, monotonicUs, profileMarkdown, readProfiles, summarize, type Window } from './profile.js';
@@ -244,7 +244,7 @@ export async function hookRoundTripSection(): Promise<SectionResult> {
     if (s.server) figures.push({ id: 'hook.server-time', label: 'hook server, time per `migrate begin` request (its own log: headers in → answer sent)', unit: 'µs', median: s.server.median, p99: s.server.p99, n: s.server.n });
 
     const lines: string[] = [];
-    lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to ${(xml.match(/<vcpupin /g) ?? []).length} dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
+    lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli/main.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to ${(xml.match(/<vcpupin /g) ?? []).length} dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
     lines.push('');
     lines.push(`The server's start-up warm-up on this host: **${s.warmup ?? 'not logged'}**${s.warmup === 'refused' ? ' (its built-in domain asks for more dedicated CPUs than this host has, so the warm-up stops at the placement and never compiles the edit, serialize and guard paths; the first real call pays for them)' : ''}. First call to the fresh server: ${us(s.first.us)}, ${(s.first.us / s.xml.median).toFixed(1)}× the median round trip.`);
     lines.push('');

@@ -1,6 +1,6 @@
 /**
  * The real processes the benchmarks drive: the hook server (`serve`) and the webhook, started
- * from dist/src/cli.js exactly as a pod starts them, plus their memory as the kernel counts it.
+ * from dist/src/cli/main.js exactly as a pod starts them, plus their memory as the kernel counts it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { quick, repoRoot, sleep } from './lib.js';
 
 export function cliPath(): string {
-  return path.join(repoRoot(), 'dist', 'src', 'cli.js');
+  return path.join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 }
 
 export function clientPath(): string {

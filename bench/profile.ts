@@ -73,7 +73,7 @@ const IGNORED = new Set(['(idle)', '(root)']);
 /** The in-process profiler's own frames (profileHere, the inspector session): not the code under test. */
 const PROFILER_URL = /^(bench\/profile\.js|node:inspector)/;
 
-/** node_modules/@scope/pkg/… → @scope/pkg; src/xml/parse.js → src/xml/parse.js; node:… → Node internals. */
+/** node_modules/@scope/pkg/… → @scope/pkg; src/core/xml/parse.js → src/core/xml/parse.js; node:… → Node internals. */
 function groupOf(url: string): string {
   if (!url) return 'V8 and native code (GC, compiler, syscalls)';
   if (url.startsWith('node:')) return 'Node internals (node:*)';
@@ -169,7 +169,7 @@ function probe(specifier: string): { ms: number; rss: number } {
 /**
  * What loading each module costs on its own, in fresh processes (`runs` each, median): the usual
  * culprit when a Node server starts slowly or holds much memory. `specifiers` are package names or
- * repository-relative files (e.g. dist/webhook/main.js).
+ * repository-relative files (e.g. dist/src/webhook/main.js).
  */
 export function importCosts(specifiers: readonly string[], runs = 3): ImportCost[] {
   const root = repoRoot();

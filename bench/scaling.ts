@@ -11,10 +11,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { HookContext } from '../src/hooks/types.js';
-import type { HostCpu, HostTopology } from '../src/topology/types.js';
-import { admit, type AdmitState } from '../webhook/admit.js';
-import { parseWebhookSettings } from '../webhook/settings.js';
+import type { HookContext } from '../src/core/hooks/types.js';
+import type { HostCpu, HostTopology } from '../src/core/topology/index.js';
+import { admit, type AdmitState } from '../src/webhook/admission/admit.js';
+import { parseWebhookSettings } from '../src/webhook/config/settings.js';
 import { chainCall, outcomeOf } from './chain.js';
 import { corpusDir, linearFit, outDir, pick, quick, REFERENCE_DOMAIN, row, stats, timeCalls, us, type Figure, type LinearFit, type SectionResult } from './lib.js';
 import { requireBuilt, cliPath, startWebhook, stop } from './procs.js';

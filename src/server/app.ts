@@ -6,11 +6,11 @@
  * Pure wiring: no sockets, files or sysfs here (see main.ts).
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
-import type { Logger } from '../log.js';
-import type { ChainOptions, ChainResult } from '../chain.js';
-import type { HookContext } from '../hooks/types.js';
-import type { HostTopology } from '../topology/types.js';
-import { AbiViolation, HookRefusal, PremigrationError } from '../errors.js';
+import type { Logger } from '../shared/log.js';
+import type { ChainOptions, ChainResult } from '../core/chain.js';
+import type { HookContext } from '../core/hooks/types.js';
+import type { HostTopology } from '../core/topology/index.js';
+import { AbiViolation, HookRefusal, PremigrationError } from '../core/errors.js';
 import { BodyAbortedError, BodyTooLargeError, readBody } from './body.js';
 import { ABI_GUARD_LABEL, CHAIN_LABEL, type RequestResult, type ServerMetrics } from './metrics.js';
 import { requestLogLine, type RequestOutcome } from './request-log.js';

@@ -3,8 +3,8 @@
  * server, on its own registry, so tests can run several servers in one process.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { createRegistry, METRIC_PREFIX } from '../metrics.js';
-import type { ChainResult } from '../chain.js';
+import { createRegistry, METRIC_PREFIX } from '../shared/metrics.js';
+import type { ChainResult } from '../core/chain.js';
 
 export type HookRunResult = 'changed' | 'unchanged' | 'skipped' | 'refused' | 'failed';
 

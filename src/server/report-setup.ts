@@ -1,5 +1,5 @@
 /** Wires hook reports into the server app: an onRun callback, or nothing. */
-import type { Logger } from '../log.js';
+import type { Logger } from '../shared/log.js';
 import type { RunRecord } from './report.js';
 import { Reporter } from './report.js';
 import type { ServerSettings } from './settings.js';

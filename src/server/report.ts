@@ -9,11 +9,11 @@
  * bridge-bound pod network) that blocks it only loses the report.
  */
 import https from 'node:https';
-import type { Logger } from '../log.js';
-import type { ChainResult } from '../chain.js';
+import type { Logger } from '../shared/log.js';
+import type { ChainResult } from '../core/chain.js';
 import type { RequestResult } from './metrics.js';
 import { CHAIN_LABEL } from './metrics.js';
-import { REPORT_SCHEMA, type HookReport, type HookReportEntry, type MigrationReportResult } from './report-wire.js';
+import { REPORT_SCHEMA, type HookReport, type HookReportEntry, type MigrationReportResult } from '../protocol/report-wire.js';
 
 /** What the app knows about one finished /v1/migrate-begin request. */
 export interface RunRecord {
@@ -63,7 +63,7 @@ export function buildReport(run: RunRecord, extra: { kubevirtVersion?: string; n
   };
 }
 
-/** The pod identity inside our own token (webhook/token.ts format), read without the key: for the report's log fields only. */
+/** The pod identity inside our own token (src/webhook/admission/token.ts format), read without the key: for the report's log fields only. */
 export function identityFromToken(token: string): { namespace?: string; vmi?: string } {
   try {
     const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ns?: unknown; vmi?: unknown };

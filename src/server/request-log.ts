@@ -3,7 +3,7 @@
  * chain's report (paths and old→new values, which are CPU lists and the like): the domain XML
  * and the request body never reach this function, because they carry VNC/SPICE passwords.
  */
-import type { ChainResult } from '../chain.js';
+import type { ChainResult } from '../core/chain.js';
 import type { RequestResult } from './metrics.js';
 
 export interface RequestOutcome {

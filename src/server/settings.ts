@@ -4,8 +4,8 @@
  * environment variable.
  */
 import path from 'node:path';
-import { parseList, parseOnError, parsePositiveInt, PRODUCT, type OnErrorPolicy } from '../config.js';
-import { InputError } from '../errors.js';
+import { parseList, parseOnError, parsePositiveInt, PRODUCT, type OnErrorPolicy } from '../shared/config.js';
+import { InputError } from '../core/errors.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -6,10 +6,10 @@
  * The domain is embedded rather than shipped as a file: it then travels inside dist/ with the
  * code that needs it, and no path lookup can fail in the image.
  */
-import type { ChainOptions, ChainResult } from '../chain.js';
-import { HookRefusal } from '../errors.js';
-import type { HookContext } from '../hooks/types.js';
-import type { HostCpu, HostTopology } from '../topology/types.js';
+import type { ChainOptions, ChainResult } from '../core/chain.js';
+import { HookRefusal } from '../core/errors.js';
+import type { HookContext } from '../core/hooks/types.js';
+import type { HostCpu, HostTopology } from '../core/topology/index.js';
 
 /**
  * Shaped like a real KubeVirt dedicated-CPU domain (SMT guest core, isolated emulator, an iothread,

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
-import { runChain } from '../../src/chain.js';
-import { admit } from '../../webhook/admit.js';
-import { parseWebhookSettings } from '../../webhook/settings.js';
+import { runChain } from '../../src/core/chain.js';
+import { admit } from '../../src/webhook/admission/admit.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { linearFit, stats, type Figure } from '../../bench/lib.js';
 import { renderMarkdown, mergeResults, type SectionRecord } from '../../bench/report.js';
 import { summarize, type CpuProfile } from '../../bench/profile.js';

@@ -64,7 +64,7 @@ const LIBVIRT_DIRS: Array<[string, string]> = [
   ['/var/log/libvirt', 'log'],
   ['/var/cache/libvirt', 'cache'],
 ];
-/** Where the hook client reads client.conf in a launcher pod (webhook/names.ts RUN_DIR). */
+/** Where the hook client reads client.conf in a launcher pod (src/webhook/admission/names.ts RUN_DIR). */
 export const POD_RUN_DIR = '/run/premigration-hooks';
 
 const LIBVIRTD_CONF = (uuid: string): string => `host_uuid = "${uuid}"

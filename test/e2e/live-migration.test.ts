@@ -1,7 +1,7 @@
 /**
  * End to end under a real libvirt: a live migration of a TCG guest from daemon A
  * to daemon B on this machine, with our real hook client in B's /etc/libvirt/hooks/qemu.d/
- * and our real hook server (`node dist/src/cli.js serve`) on a socket B can reach.
+ * and our real hook server (`node dist/src/cli/main.js serve`) on a socket B can reach.
  *
  * B runs inside its own cpuset cgroup (a CPU that A's pins do not use), so the client measures
  * a different cpuset exactly as it would inside a launcher pod, and libvirt on B can only start
@@ -12,10 +12,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runChain } from '../../src/chain.js';
-import { parseCpuList } from '../../src/topology/cpulist.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import type { OnErrorPolicy } from '../../src/config.js';
+import { runChain } from '../../src/core/chain.js';
+import { parseCpuList } from '../../src/core/topology/index.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import type { OnErrorPolicy } from '../../src/shared/config.js';
 import { CLI, CLIENT, requireBuilt } from '../integration/server-harness.js';
 import {
   Daemon,

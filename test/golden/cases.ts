@@ -8,11 +8,11 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOOKS } from '../../src/hooks/registry.js';
-import type { HookContext } from '../../src/hooks/types.js';
-import { parseCpuList } from '../../src/topology/cpulist.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import type { HostCpu, HostTopology } from '../../src/topology/types.js';
+import { HOOKS } from '../../src/core/hooks/registry.js';
+import type { HookContext } from '../../src/core/hooks/types.js';
+import { parseCpuList } from '../../src/core/topology/index.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import type { HostCpu, HostTopology } from '../../src/core/topology/index.js';
 
 export const GOLDEN_DIR = new URL('.', import.meta.url).pathname;
 export const SYSFS_FIXTURES = join(GOLDEN_DIR, '..', 'fixtures', 'sysfs');

@@ -3,8 +3,8 @@
  * expected.xml byte for byte (or the refusal expected-error.txt exactly), and a second run over
  * the output must change nothing (idempotency).
  */
-import { runChain } from '../../src/chain.js';
-import { HOOKS } from '../../src/hooks/registry.js';
+import { runChain } from '../../src/core/chain.js';
+import { HOOKS } from '../../src/core/hooks/registry.js';
 import { loadGoldenCases } from './cases.js';
 
 const cases = loadGoldenCases();

@@ -5,11 +5,11 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runChain } from '../../src/chain.js';
+import { runChain } from '../../src/core/chain.js';
 import { formatClientConf } from '../../src/server/install.js';
-import { parseCpuList } from '../../src/topology/cpulist.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import type { OnErrorPolicy } from '../../src/config.js';
+import { parseCpuList } from '../../src/core/topology/index.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import type { OnErrorPolicy } from '../../src/shared/config.js';
 import {
   CLI,
   CLIENT,

@@ -1,15 +1,15 @@
 /**
- * The escaped-pods watch (webhook/escaped.ts) against the local list+watch TEST DOUBLE of
+ * The escaped-pods watch (src/webhook/watch/escaped.ts) against the local list+watch TEST DOUBLE of
  * kube-apiserver (test/support/fake-apiserver.ts; there is no kube-apiserver on these machines),
- * plus the whole wiring (webhook/watches.ts): the real gate provider following a KubeVirt CR and
+ * plus the whole wiring (src/webhook/watch/watches.ts): the real gate provider following a KubeVirt CR and
  * feeding the mode timeline the pod watch judges against.
  */
 import type { Registry } from 'prom-client';
-import { createRegistry } from '../../src/metrics.js';
-import { createEscapedPodWatcher, ModeTimeline, type EscapedPodWatcher } from '../../webhook/escaped.js';
-import { GATE_NAME } from '../../webhook/mode.js';
-import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../webhook/names.js';
-import { createWatches, type Watches } from '../../webhook/watches.js';
+import { createRegistry } from '../../src/shared/metrics.js';
+import { createEscapedPodWatcher, ModeTimeline, type EscapedPodWatcher } from '../../src/webhook/watch/escaped.js';
+import { GATE_NAME } from '../../src/webhook/admission/mode.js';
+import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../src/webhook/admission/names.js';
+import { createWatches, type Watches } from '../../src/webhook/watch/watches.js';
 import { FakeApiServer, KUBEVIRTS, PODS, waitFor } from '../support/fake-apiserver.js';
 import { capturedLogger, metricValue } from '../support/log.js';
 

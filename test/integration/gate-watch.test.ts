@@ -1,10 +1,10 @@
 import type { Registry } from 'prom-client';
 import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
-import { createGateProvider, type GateProviderSettings } from '../../webhook/gate.js';
-import { createWebhookMetrics } from '../../webhook/metrics.js';
-import { GATE_NAME } from '../../webhook/mode.js';
-import { createRegistry } from '../../src/metrics.js';
-import type { GateProvider, GateState } from '../../webhook/types.js';
+import { createGateProvider, type GateProviderSettings } from '../../src/webhook/watch/gate.js';
+import { createWebhookMetrics } from '../../src/webhook/http/metrics.js';
+import { GATE_NAME } from '../../src/webhook/admission/mode.js';
+import { createRegistry } from '../../src/shared/metrics.js';
+import type { GateProvider, GateState } from '../../src/webhook/admission/types.js';
 import { capturedLogger, metricValue } from '../support/log.js';
 
 type Json = Record<string, unknown>;
@@ -114,7 +114,7 @@ describe('gate watcher against a local list+watch test double (no kube-apiserver
     expect(changes.map((c) => c.mode)).toEqual(['off', 'inject', 'coexist', 'off']);
   });
 
-  test('the state and version series follow the live watch (wired to webhook/metrics.ts as main does)', async () => {
+  test('the state and version series follow the live watch (wired to src/webhook/http/metrics.ts as main does)', async () => {
     createWebhookMetrics(registry, () => current());
     api.create(KUBEVIRTS, kubevirtCR({ version: 'v1.9.0', disabled: [GATE_NAME] }));
     await startGate({ siteHooks: ['site-tuning'] });

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { REPORT_ENV } from '../../webhook/inject.js';
+import { REPORT_ENV } from '../../src/webhook/admission/inject.js';
 import { at, buildOverlay, one } from '../manifests/kustomize.js';
 import { eventually, freePort, httpsRequest, stopChild } from '../support/net.js';
 import { fixturePod, podReview, type Json } from '../support/injected-pods.js';

@@ -9,8 +9,8 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { mintToken } from '../../webhook/token.js';
-import { REPORT_ENV } from '../../webhook/inject.js';
+import { mintToken } from '../../src/webhook/admission/token.js';
+import { REPORT_ENV } from '../../src/webhook/admission/inject.js';
 import { eventually, freePort, httpsRequest, sample, stopChild } from '../support/net.js';
 import { startWebhookProcess, REPORT_KEY, CLI as WEBHOOK_CLI, type WebhookProcess } from '../support/webhook-process.js';
 import { fixturePod, podReview, type Json } from '../support/injected-pods.js';

@@ -16,13 +16,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { VERSION } from '../../src/config.js';
-import { GATE_NAME } from '../../webhook/mode.js';
+import { VERSION } from '../../src/shared/config.js';
+import { GATE_NAME } from '../../src/webhook/admission/mode.js';
 import { at, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
 import { FakeApiServer, KUBEVIRTS } from '../support/fake-apiserver.js';
 import { eventually, freePort, httpsRequest, stopChild as stop } from '../support/net.js';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli.js');
+const CLI = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const PROMETHEUS = process.env.PROMETHEUS ?? 'prometheus';
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 const JOB = 'premigration-hooks-webhook-metrics'; // the ServiceMonitor's job: the metrics Service's name

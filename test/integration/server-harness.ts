@@ -1,6 +1,6 @@
 /**
  * Shared by the server and client-server integration tests: run the REAL built server
- * (`node dist/src/cli.js serve`) and the REAL built hook client as child processes, talk HTTP
+ * (`node dist/src/cli/main.js serve`) and the REAL built hook client as child processes, talk HTTP
  * over the unix socket, and clean up every process we started by its PID.
  * `npm test` builds both first; in a dev loop run `npm run build`.
  */
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const REPO = process.cwd();
-export const CLI = path.join(REPO, 'dist/src/cli.js');
+export const CLI = path.join(REPO, 'dist/src/cli/main.js');
 export const CLIENT = path.join(REPO, 'hookclient/target/release/premigration-hooks-client');
 /** 1 socket, 4 cores (CPUs 0-3), no SMT, one NUMA node. */
 export const SYSFS = path.join(REPO, 'test/fixtures/sysfs/1s-nosmt');

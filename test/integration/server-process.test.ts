@@ -1,12 +1,12 @@
 /**
- * The real server process (`node dist/src/cli.js serve`) over its unix socket: start-up
+ * The real server process (`node dist/src/cli/main.js serve`) over its unix socket: start-up
  * artifacts, protocol, logs, socket ownership rules and graceful stop.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { parseCpuList } from '../../src/topology/cpulist.js';
+import { parseCpuList } from '../../src/core/topology/index.js';
 import {
   CLI,
   CLIENT,

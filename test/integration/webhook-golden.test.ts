@@ -8,9 +8,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Pod } from 'kubernetes-models/v1/Pod';
-import { applyPatchChecked } from '../../webhook/verify-patch.js';
-import { qosClass } from '../../webhook/qos.js';
-import { INJECTED_ANNOTATION } from '../../webhook/names.js';
+import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
+import { qosClass } from '../../src/webhook/admission/qos.js';
+import { INJECTED_ANNOTATION } from '../../src/webhook/admission/names.js';
 import { decodePatch, startTestWebhook, testInjectSettings, type TestWebhook } from './webhook-harness.js';
 
 const GOLDEN = join(process.cwd(), 'test/golden/webhook');

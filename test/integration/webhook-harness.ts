@@ -6,15 +6,15 @@
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, type Logger } from '../../src/log.js';
-import { createRegistry } from '../../src/metrics.js';
+import { createLogger, type Logger } from '../../src/shared/log.js';
+import { createRegistry } from '../../src/shared/metrics.js';
 import type { Registry } from 'prom-client';
-import { createWebhookApp, startMetricsServer, startWebhookServer, type MetricsServer, type WebhookServer } from '../../webhook/app.js';
-import { fixedGate } from '../../webhook/main.js';
-import { createWebhookMetrics } from '../../webhook/metrics.js';
-import { parseWebhookSettings, type InjectSettings } from '../../webhook/settings.js';
-import { CertReloader, generateSelfSigned } from '../../webhook/tls.js';
-import type { GateProvider } from '../../webhook/types.js';
+import { createWebhookApp, startMetricsServer, startWebhookServer, type MetricsServer, type WebhookServer } from '../../src/webhook/http/app.js';
+import { fixedGate } from '../../src/webhook/main.js';
+import { createWebhookMetrics } from '../../src/webhook/http/metrics.js';
+import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { CertReloader, generateSelfSigned } from '../../src/webhook/http/tls.js';
+import type { GateProvider } from '../../src/webhook/admission/types.js';
 
 export const TEST_IMAGE = 'registry.example.com/premigration-hooks:v0.1.0';
 

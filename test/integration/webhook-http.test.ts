@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import request from 'supertest';
-import { fixedGate } from '../../webhook/main.js';
-import type { GateProvider, GateState } from '../../webhook/types.js';
+import { fixedGate } from '../../src/webhook/main.js';
+import type { GateProvider, GateState } from '../../src/webhook/admission/types.js';
 import { decodePatch, startTestWebhook, type TestWebhook } from './webhook-harness.js';
 import { capturedLogger } from '../support/log.js';
 

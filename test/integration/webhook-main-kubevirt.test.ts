@@ -7,8 +7,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../webhook/main.js';
-import { GATE_NAME } from '../../webhook/mode.js';
+import { main } from '../../src/webhook/main.js';
+import { GATE_NAME } from '../../src/webhook/admission/mode.js';
 import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
 import { freePort, httpsText } from '../support/net.js';
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { main } from '../../webhook/main.js';
+import { main } from '../../src/webhook/main.js';
 import { freePort, httpsText } from '../support/net.js';
 
 test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', async () => {

@@ -6,14 +6,14 @@
  * as admissions), and the validation series are on /metrics.
  */
 import request from 'supertest';
-import { createLogger, type Logger } from '../../src/log.js';
-import { createRegistry } from '../../src/metrics.js';
-import { createWebhookApp, startWebhookServer, type WebhookServer } from '../../webhook/app.js';
-import { fixedGate } from '../../webhook/main.js';
-import { createWebhookMetrics } from '../../webhook/metrics.js';
-import { closeTheLoop } from '../../webhook/report-setup.js';
-import { readCertFiles, validateCertPair } from '../../webhook/tls.js';
-import { applyPatchChecked } from '../../webhook/verify-patch.js';
+import { createLogger, type Logger } from '../../src/shared/log.js';
+import { createRegistry } from '../../src/shared/metrics.js';
+import { createWebhookApp, startWebhookServer, type WebhookServer } from '../../src/webhook/http/app.js';
+import { fixedGate } from '../../src/webhook/main.js';
+import { createWebhookMetrics } from '../../src/webhook/http/metrics.js';
+import { closeTheLoop } from '../../src/webhook/http/report-setup.js';
+import { readCertFiles, validateCertPair } from '../../src/webhook/http/tls.js';
+import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 import type { Registry } from 'prom-client';
 import { fixturePod, injectSettings, mutations, podReview, type Json } from '../support/injected-pods.js';
 import { decodePatch, KubeletSecretDir } from './webhook-harness.js';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseWebhookSettings } from '../../webhook/settings.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { all, at, buildKustomization, buildOverlay, one, OVERLAYS, ref, REPO_ROOT, selects, type K8sObject } from './kustomize.js';
 
 const NAMESPACE = 'premigration-hooks';

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { CLIENT_BINARY_IN_PACKAGE } from '../../src/server/main.js';
-import { inject } from '../../webhook/inject.js';
-import { parseWebhookSettings } from '../../webhook/settings.js';
+import { inject } from '../../src/webhook/admission/inject.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { dockerignoreAllows, landingPath, parseCopy, parseStages, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './kustomize.js';
 
@@ -194,7 +194,7 @@ describe('Dockerfile structure', () => {
       // The bin and the webhook the CLI loads are both in there.
       const binFile = `${workdir()}/${PKG.bin['premigration-hooks']}`;
       expect(dist.some(([dest]) => binFile.startsWith(`${dest}/`))).toBe(true);
-      expect(dist.some(([dest]) => dest === `${workdir()}/dist/webhook`)).toBe(true);
+      expect(dist.some(([dest]) => dest === `${workdir()}/dist/src`)).toBe(true);
     });
 
     test('ships every directory the CLI is compiled from (all of tsconfig.build.json but bench/)', () => {
@@ -207,7 +207,7 @@ describe('Dockerfile structure', () => {
     test('every package the shipped code imports at run time is a production dependency (the image has no others)', () => {
       const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
       const imported = new Set<string>();
-      for (const file of ['src', 'webhook'].flatMap((d) => tsFiles(path.join(REPO_ROOT, d)))) {
+      for (const file of ['src'].flatMap((d) => tsFiles(path.join(REPO_ROOT, d)))) {
         const text = readFileSync(file, 'utf8');
         const specs = [
           // static imports and re-exports, also multi-line; `import type` is erased by the compiler
@@ -253,7 +253,7 @@ describe('Dockerfile structure', () => {
     });
 
     test('local build output and VCS metadata stay out of the context', () => {
-      for (const p of ['node_modules/express/package.json', 'dist/src/cli.js', 'hookclient/target/release/premigration-hooks-client', '.git/HEAD', 'test/unit/chain.test.ts']) {
+      for (const p of ['node_modules/express/package.json', 'dist/src/cli/main.js', 'hookclient/target/release/premigration-hooks-client', '.git/HEAD', 'test/unit/chain.test.ts']) {
         expect([p, dockerignoreAllows(DOCKERIGNORE, p)]).toEqual([p, false]);
       }
     });

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TARGET_POD_SELECTOR } from '../../webhook/escaped.js';
-import { parseWebhookSettings } from '../../webhook/settings.js';
+import { TARGET_POD_SELECTOR } from '../../src/webhook/watch/escaped.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { all, at, buildKustomization, buildOverlay, one, OVERLAYS, REPO_ROOT, type K8sObject } from './kustomize.js';
 
 interface Container {

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { admit, type AdmitState } from '../../webhook/admit.js';
-import { parseWebhookSettings, type InjectSettings } from '../../webhook/settings.js';
-import { applyPatchChecked } from '../../webhook/verify-patch.js';
+import { admit, type AdmitState } from '../../src/webhook/admission/admit.js';
+import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -1,5 +1,5 @@
 /**
- * The real built webhook (`node dist/src/cli.js webhook`) as a child process on loopback, with
+ * The real built webhook (`node dist/src/cli/main.js webhook`) as a child process on loopback, with
  * dev TLS, the gate forced on and hook reports enabled, plus what the hook-report tests need
  * from it: its /mutate, its metrics and its JSON log lines.
  */
@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { eventually, freePort, httpsRequest, stopChild } from './net.js';
 
-export const CLI = path.join(process.cwd(), 'dist', 'src', 'cli.js');
+export const CLI = path.join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 export const REPORT_KEY = 'report-key-for-tests-only-0123456789abcdef0123456789abcdef';
 
 export interface WebhookProcess {

@@ -8,12 +8,12 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareDomains } from '../../src/abi-guard.js';
-import { runChain } from '../../src/chain.js';
-import { PremigrationError } from '../../src/errors.js';
-import type { HookContext } from '../../src/hooks/types.js';
-import { formatCpuList, parseCpuList } from '../../src/topology/cpulist.js';
-import { DomainXml } from '../../src/xml/index.js';
+import { compareDomains } from '../../src/core/abi-guard.js';
+import { runChain } from '../../src/core/chain.js';
+import { PremigrationError } from '../../src/core/errors.js';
+import type { HookContext } from '../../src/core/hooks/types.js';
+import { formatCpuList, parseCpuList } from '../../src/core/topology/index.js';
+import { DomainXml } from '../../src/core/xml/index.js';
 import { inlineHost } from '../golden/cases.js';
 
 const CORPORA = [join(import.meta.dirname, '../fixtures/corpus'), join(import.meta.dirname, '../../../shared/corpus')];

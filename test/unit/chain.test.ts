@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runChain, runHooks } from '../../src/chain.js';
-import { AbiViolation, HookRefusal, InputError, XmlError } from '../../src/errors.js';
-import type { Change, Hook, HookContext } from '../../src/hooks/types.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import type { DomainXml } from '../../src/xml/index.js';
+import { runChain, runHooks } from '../../src/core/chain.js';
+import { AbiViolation, HookRefusal, InputError, XmlError } from '../../src/core/errors.js';
+import type { Change, Hook, HookContext } from '../../src/core/hooks/types.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import type { DomainXml } from '../../src/core/xml/index.js';
 import { GOLDEN_DIR, SYSFS_FIXTURES } from '../golden/cases.js';
 
 const input = readFileSync(join(GOLDEN_DIR, 'cpu-dedicated/emulator-one-cpu/input.xml'), 'utf8');

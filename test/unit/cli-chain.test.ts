@@ -1,5 +1,5 @@
 /**
- * The CLI contract, against the built CLI (`node dist/src/cli.js`; `npm test` builds first, and
+ * The CLI contract, against the built CLI (`node dist/src/cli/main.js`; `npm test` builds first, and
  * this file builds once more if dist/ is missing): exit codes, stdout, and exactly one stderr line.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GOLDEN_DIR, SYSFS_FIXTURES } from '../golden/cases.js';
 
 const ROOT = join(GOLDEN_DIR, '..', '..');
-const CLI = join(ROOT, 'dist/src/cli.js');
+const CLI = join(ROOT, 'dist/src/cli/main.js');
 
 beforeAll(() => {
   if (!existsSync(CLI)) execFileSync('npm', ['run', 'build:ts', '--silent'], { cwd: ROOT, stdio: 'inherit' });

@@ -1,5 +1,5 @@
-import { diffLines, unifiedDiff } from '../../src/commands/line-diff.js';
-import { maskSecrets } from '../../src/commands/explain.js';
+import { diffLines, unifiedDiff } from '../../src/cli/commands/line-diff.js';
+import { maskSecrets } from '../../src/cli/commands/explain.js';
 
 const lines = (n: number, prefix = 'l'): string => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`).join('\n') + '\n';
 

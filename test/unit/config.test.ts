@@ -1,5 +1,5 @@
-import { parseList, parseOnError, parsePositiveInt } from '../../src/config.js';
-import { InputError } from '../../src/errors.js';
+import { parseList, parseOnError, parsePositiveInt } from '../../src/shared/config.js';
+import { InputError } from '../../src/core/errors.js';
 
 describe('config primitives', () => {
   test('parseOnError accepts pass/abort and rejects anything else', () => {

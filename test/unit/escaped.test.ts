@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   classifyTargetPod, creationTime, injectionExpected, judgeableAt, ModeTimeline, slimPod, TARGET_POD_SELECTOR,
-} from '../../webhook/escaped.js';
-import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../webhook/names.js';
+} from '../../src/webhook/watch/escaped.js';
+import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../src/webhook/admission/names.js';
 
 type Json = Record<string, unknown>;
 const T0 = Date.parse('2026-11-29T10:00:00Z');

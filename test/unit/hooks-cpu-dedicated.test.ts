@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { HookRefusal } from '../../src/errors.js';
-import { cpuDedicatedHook, readGuestCpuSignals } from '../../src/hooks/cpu-dedicated.js';
-import type { HookContext } from '../../src/hooks/types.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import { DomainXml } from '../../src/xml/index.js';
+import { HookRefusal } from '../../src/core/errors.js';
+import { cpuDedicatedHook, readGuestCpuSignals } from '../../src/core/hooks/cpu-dedicated.js';
+import type { HookContext } from '../../src/core/hooks/types.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import { DomainXml } from '../../src/core/xml/index.js';
 import { SYSFS_FIXTURES } from '../golden/cases.js';
 
 const twoSocket = readHostTopology(join(SYSFS_FIXTURES, '2s-smt2-interleaved'));

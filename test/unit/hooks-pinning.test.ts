@@ -1,5 +1,5 @@
-import { HookRefusal } from '../../src/errors.js';
-import { buildCellPools, planPinning, type PinningHost, type PinningRequest } from '../../src/hooks/pinning.js';
+import { HookRefusal } from '../../src/core/errors.js';
+import { buildCellPools, planPinning, type PinningHost, type PinningRequest } from '../../src/core/hooks/pinning.js';
 
 /** A host from cells (CPU ids) and core groups (thread siblings). */
 function host(cells: number[][], cores: number[][] = []): PinningHost {

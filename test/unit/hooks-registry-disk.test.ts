@@ -1,8 +1,8 @@
-import { InputError } from '../../src/errors.js';
-import { diskNamespaceHook } from '../../src/hooks/disk-namespace.js';
-import { DEFAULT_HOOKS, findHook, HOOKS, resolveHooks } from '../../src/hooks/registry.js';
-import type { HookContext } from '../../src/hooks/types.js';
-import { DomainXml } from '../../src/xml/index.js';
+import { InputError } from '../../src/core/errors.js';
+import { diskNamespaceHook } from '../../src/core/hooks/disk-namespace.js';
+import { DEFAULT_HOOKS, findHook, HOOKS, resolveHooks } from '../../src/core/hooks/registry.js';
+import type { HookContext } from '../../src/core/hooks/types.js';
+import { DomainXml } from '../../src/core/xml/index.js';
 
 describe('registry', () => {
   test('fixes the order: cpu-dedicated, then disk-namespace (KubeVirt\'s target-side order)', () => {

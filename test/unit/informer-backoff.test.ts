@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_BACKOFF } from '../../webhook/informer.js';
+import { backoffDelay, DEFAULT_BACKOFF } from '../../src/webhook/watch/informer.js';
 
 describe('backoffDelay (restarts of the list+watch)', () => {
   const mid = () => 0.5; // no jitter

@@ -1,8 +1,8 @@
 import {
   GATE_NAME, computeMode, evaluateGate, gateEnabled, parseKubeVirtVersion, selectKubeVirt, staticState,
   stateFromKubeVirts, versionLine,
-} from '../../webhook/mode.js';
-import type { Mode } from '../../webhook/types.js';
+} from '../../src/webhook/admission/mode.js';
+import type { Mode } from '../../src/webhook/admission/types.js';
 
 /** A KubeVirt CR shaped like the real one (kubevirt.io/v1 KubeVirt). */
 function kubevirt(opts: {

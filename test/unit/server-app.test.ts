@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { runChain } from '../../src/chain.js';
-import { readHostTopology } from '../../src/topology/sysfs.js';
-import { parseCpuList } from '../../src/topology/cpulist.js';
+import { runChain } from '../../src/core/chain.js';
+import { readHostTopology } from '../../src/node/sysfs.js';
+import { parseCpuList } from '../../src/core/topology/index.js';
 import { createApp, type AppDeps } from '../../src/server/app.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 

@@ -1,4 +1,4 @@
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/core/errors.js';
 import { parseServerSettings, usage, wantsHelp, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from '../../src/server/settings.js';
 
 const defaults = { clientBinary: '/opt/pmh/hookclient/target/release/premigration-hooks-client' };

@@ -2,10 +2,10 @@
  * The start-up warm-up must exercise the whole chain (placement, numatune, edits, guard) on any
  * node, and must never throw.
  */
-import { runChain } from '../../src/chain.js';
-import type { ChainResult } from '../../src/chain.js';
+import { runChain } from '../../src/core/chain.js';
+import type { ChainResult } from '../../src/core/chain.js';
 import { WARMUP_ROUNDS, warmUp } from '../../src/server/warmup.js';
-import { DomainXml } from '../../src/xml/index.js';
+import { DomainXml } from '../../src/core/xml/index.js';
 
 describe('warmUp', () => {
   it('re-pins vCPUs, emulator, iothread and numatune on its synthetic host, every round', () => {

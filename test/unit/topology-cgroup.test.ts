@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/core/errors.js';
 import {
   parseMountinfo,
   parseProcCgroup,
@@ -9,7 +9,7 @@ import {
   readCgroupCpuset,
   readCgroupCpusetOfPid,
   type CgroupReadOptions,
-} from '../../src/topology/index.js';
+} from '../../src/node/index.js';
 
 const CGROUP = join(process.cwd(), 'test/fixtures/cgroup');
 const roots = (name: string): Required<CgroupReadOptions> => ({

@@ -1,5 +1,5 @@
-import { InputError } from '../../src/errors.js';
-import { MAX_CPU_ID_EXCLUSIVE, formatCpuList, parseCpuList } from '../../src/topology/cpulist.js';
+import { InputError } from '../../src/core/errors.js';
+import { MAX_CPU_ID_EXCLUSIVE, formatCpuList, parseCpuList } from '../../src/core/topology/index.js';
 
 describe('parseCpuList', () => {
   it.each<[string, number[]]>([

@@ -2,7 +2,8 @@
  * This machine's real /sys and /proc: whatever the host looks like, the reader's output must
  * hold these invariants.
  */
-import { describeTopology, readCgroupCpuset, readHostTopology } from '../../src/topology/index.js';
+import { describeTopology } from '../../src/core/topology/index.js';
+import { readCgroupCpuset, readHostTopology } from '../../src/node/index.js';
 
 describe('this machine', () => {
   const host = readHostTopology();

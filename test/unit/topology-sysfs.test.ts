@@ -1,8 +1,9 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.js';
-import { buildHostTopology, describeTopology, readHostTopology, type HostTopology, type SysfsFacts } from '../../src/topology/index.js';
+import { InputError } from '../../src/core/errors.js';
+import { describeTopology, type HostTopology } from '../../src/core/topology/index.js';
+import { buildHostTopology, readHostTopology, type SysfsFacts } from '../../src/node/index.js';
 
 const SYSFS = join(process.cwd(), 'test/fixtures/sysfs');
 const read = (shape: string): HostTopology => readHostTopology(join(SYSFS, shape));

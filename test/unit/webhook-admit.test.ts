@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { admit, type AdmitState } from '../../webhook/admit.js';
-import { escapePointer, freeName, inject } from '../../webhook/inject.js';
-import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../webhook/names.js';
-import { parseWebhookSettings, type InjectSettings } from '../../webhook/settings.js';
-import { applyPatchChecked, verifyPatch } from '../../webhook/verify-patch.js';
-import type { GateState } from '../../webhook/types.js';
+import { admit, type AdmitState } from '../../src/webhook/admission/admit.js';
+import { escapePointer, freeName, inject } from '../../src/webhook/admission/inject.js';
+import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../src/webhook/admission/names.js';
+import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { applyPatchChecked, verifyPatch } from '../../src/webhook/admission/verify-patch.js';
+import type { GateState } from '../../src/webhook/admission/types.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -1,11 +1,11 @@
 /** Resource quantities and the pod QoS class, computed as the kubelet does. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isWholeMilli, parseQuantity } from '../../webhook/quantity.js';
-import { qosClass } from '../../webhook/qos.js';
-import { inject } from '../../webhook/inject.js';
-import { applyPatchChecked } from '../../webhook/verify-patch.js';
-import { parseWebhookSettings } from '../../webhook/settings.js';
+import { isWholeMilli, parseQuantity } from '../../src/webhook/admission/quantity.js';
+import { qosClass } from '../../src/webhook/admission/qos.js';
+import { inject } from '../../src/webhook/admission/inject.js';
+import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const pod = (name: string): Json => JSON.parse(readFileSync(join(process.cwd(), 'test/fixtures/pods', `${name}.json`), 'utf8')) as Json;

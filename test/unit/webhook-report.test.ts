@@ -5,16 +5,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { admit } from '../../webhook/admit.js';
-import { readKey } from '../../webhook/report-setup.js';
-import { parseWebhookSettings } from '../../webhook/settings.js';
-import { reportEnvFor } from '../../webhook/report-env.js';
-import { REPORT_ENV } from '../../webhook/inject.js';
-import { mintToken, verifyToken, type TokenClaims } from '../../webhook/token.js';
+import { admit } from '../../src/webhook/admission/admit.js';
+import { readKey } from '../../src/webhook/http/report-setup.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
+import { reportEnvFor } from '../../src/webhook/admission/report-env.js';
+import { REPORT_ENV } from '../../src/webhook/admission/inject.js';
+import { mintToken, verifyToken, type TokenClaims } from '../../src/webhook/admission/token.js';
 import { buildReport, identityFromToken } from '../../src/server/report.js';
 import { parseReportTarget } from '../../src/server/report-settings.js';
-import { parseReport, reportableHooks } from '../../src/server/report-wire.js';
-import type { ChainResult } from '../../src/chain.js';
+import { parseReport, reportableHooks } from '../../src/protocol/report-wire.js';
+import type { ChainResult } from '../../src/core/chain.js';
 import { fixturePod, injectSettings, podReview, type Json } from '../support/injected-pods.js';
 
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef-test-key');

@@ -1,6 +1,6 @@
 /** `premigration-hooks webhook` flags and environment. */
-import { hooksForMode, parseWebhookSettings, usage } from '../../webhook/settings.js';
-import { InputError } from '../../src/errors.js';
+import { hooksForMode, parseWebhookSettings, usage } from '../../src/webhook/config/settings.js';
+import { InputError } from '../../src/core/errors.js';
 
 const base = ['--tls-cert-dir', '/etc/webhook/certs', '--image', 'quay.io/example/premigration-hooks:v0.1.0'];
 

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../src/log.js';
-import { main as healthcheck, probe } from '../../src/commands/healthcheck.js';
-import { CertReloader, generateSelfSigned, validateCertPair } from '../../webhook/tls.js';
+import { createLogger } from '../../src/shared/log.js';
+import { main as healthcheck, probe } from '../../src/cli/commands/healthcheck.js';
+import { CertReloader, generateSelfSigned, validateCertPair } from '../../src/webhook/http/tls.js';
 import { KubeletSecretDir } from '../integration/webhook-harness.js';
 
 const logger = createLogger('test', 'silent');

@@ -6,11 +6,11 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMarker } from '../../webhook/marker.js';
-import { INJECTED_ANNOTATION } from '../../webhook/names.js';
-import { qosClass } from '../../webhook/qos.js';
-import { validate, type ValidatePolicy } from '../../webhook/validate.js';
-import { applyPatchChecked } from '../../webhook/verify-patch.js';
+import { parseMarker } from '../../src/webhook/admission/marker.js';
+import { INJECTED_ANNOTATION } from '../../src/webhook/admission/names.js';
+import { qosClass } from '../../src/webhook/admission/qos.js';
+import { validate, type ValidatePolicy } from '../../src/webhook/admission/validate.js';
+import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 import { fixturePod, injectedPod, mutations, podReview, type Json } from '../support/injected-pods.js';
 
 const run = (pod: unknown, policy: ValidatePolicy = 'warn', request: Json = {}) => validate(podReview(pod, request), { policy });

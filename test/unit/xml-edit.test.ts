@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
-import { XmlError } from '../../src/errors.js';
-import { DomainXml, type XmlElement } from '../../src/xml/index.js';
+import { XmlError } from '../../src/core/errors.js';
+import { DomainXml, type XmlElement } from '../../src/core/xml/index.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/corpus');
 const read = (rel: string): string => readFileSync(join(FIXTURES, rel), 'utf8');

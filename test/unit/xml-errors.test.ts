@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { XmlError } from '../../src/errors.js';
-import { DEFAULT_MAX_XML_BYTES, DomainXml } from '../../src/xml/index.js';
+import { XmlError } from '../../src/core/errors.js';
+import { DEFAULT_MAX_XML_BYTES, DomainXml } from '../../src/core/xml/index.js';
 
 function parseError(text: string, maxBytes?: number): XmlError {
   try {

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { DomainXml, type XmlElement } from '../../src/xml/index.js';
+import { DomainXml, type XmlElement } from '../../src/core/xml/index.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/corpus');
 const SHARED = join(import.meta.dirname, '../../../shared/corpus');

@@ -1,0 +1,123 @@
+/**
+ * What `mutate` and `explain` share: their flags, reading the domain from stdin, building the
+ * hook context, and the one-line error contract (exit 2 + one stderr line for a refusal, bad
+ * input or bad flags; anything else is a fault and exits 1 through cli.ts).
+ */
+import { parseArgs } from 'node:util';
+import { PRODUCT } from '../../shared/config.js';
+import { InputError, PremigrationError, XmlError } from '../../core/errors.js';
+import type { HookContext } from '../../core/hooks/types.js';
+import { DEFAULT_HOOKS, hookNames } from '../../core/hooks/registry.js';
+import { parseCpuList } from '../../core/topology/index.js';
+import { readHostTopology } from '../../node/index.js';
+import type { HostTopology } from '../../core/topology/index.js';
+import { DEFAULT_MAX_XML_BYTES } from '../../core/xml/index.js';
+
+export interface ChainFlags {
+  cpuset: number[];
+  /** Directory playing /sys. */
+  sysfs: string;
+  /** undefined = the default hook set. */
+  hooks: string[] | undefined;
+  sourceNamespace: string | undefined;
+  targetNamespace: string | undefined;
+}
+
+export function chainUsage(command: string, summary: string): string {
+  return [
+    `usage: ${PRODUCT} ${command} --cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X --target-namespace Y] < domain.xml`,
+    '',
+    summary,
+    '',
+    '  --cpuset <list>           the target compute container\'s exclusive CPUs, e.g. 2-5,10 (required)',
+    '  --sysfs <root>            directory that plays /sys for the node topology (default /sys)',
+    `  --hooks <a,b>             hooks to run (default: ${DEFAULT_HOOKS.join(',')}); they run in registry order`,
+    '  --source-namespace <ns>   cross-namespace migration: namespace the VM comes from',
+    '  --target-namespace <ns>   ... and the namespace it lands in (disk-namespace hook)',
+    '',
+    'Exit 0: done. Exit 2: a hook refused, the input is bad, or a flag is wrong (one line on stderr).',
+  ].join('\n');
+}
+
+/** Parses argv; returns 'help' for -h/--help. Throws InputError for anything wrong. */
+export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        cpuset: { type: 'string' },
+        sysfs: { type: 'string' },
+        hooks: { type: 'string' },
+        'source-namespace': { type: 'string' },
+        'target-namespace': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    // node's messages are good ("Unknown option '--cpus'…"), but can span lines.
+    throw new InputError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return 'help';
+  if (values.cpuset === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
+  const cpuset = parseCpuList(values.cpuset);
+  if (cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
+  const src = values['source-namespace'];
+  const dst = values['target-namespace'];
+  if ((src === undefined) !== (dst === undefined)) throw new InputError('--source-namespace and --target-namespace go together');
+  let hooks: string[] | undefined;
+  if (values.hooks !== undefined) {
+    hooks = values.hooks.split(',').map((s) => s.trim()).filter(Boolean);
+    if (hooks.length === 0) throw new InputError(`--hooks is empty; valid hooks: ${hookNames().join(', ')}`);
+  }
+  return { cpuset, sysfs: values.sysfs ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst };
+}
+
+export function loadHost(sysfs: string): HostTopology {
+  try {
+    return readHostTopology(sysfs);
+  } catch (err) {
+    if (err instanceof PremigrationError) throw err;
+    throw new InputError(`cannot read the node topology under ${sysfs}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export function contextFor(flags: ChainFlags, host: HostTopology): HookContext {
+  const ctx: HookContext = { cpuset: flags.cpuset, host };
+  if (flags.sourceNamespace !== undefined) ctx.sourceNamespace = flags.sourceNamespace;
+  if (flags.targetNamespace !== undefined) ctx.targetNamespace = flags.targetNamespace;
+  return ctx;
+}
+
+/**
+ * The whole of stdin as text, refusing more than maxBytes and bytes that are not UTF-8 (decoding
+ * them with replacement characters would silently change the domain).
+ */
+export async function readStdin(maxBytes = DEFAULT_MAX_XML_BYTES, stream: AsyncIterable<Buffer | string> = process.stdin): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buf.length;
+    if (size > maxBytes) throw new XmlError(`input is larger than the ${maxBytes}-byte limit`, 'too-large');
+    chunks.push(buf);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new XmlError('input is not valid UTF-8', 'malformed');
+  }
+}
+
+/**
+ * Exit 2 with exactly one stderr line for the errors a caller can act on; rethrow faults
+ * (cli.ts prints them and exits 1).
+ */
+export function reportUsageError(command: string, err: unknown): number {
+  if (!(err instanceof PremigrationError)) throw err;
+  const line = err.message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  process.stderr.write(`${PRODUCT} ${command}: ${line}\n`);
+  return 2;
+}

@@ -1,0 +1,86 @@
+/**
+ * `premigration-hooks explain`: what `mutate` would do, for a human. Same flags and input; prints
+ * the target facts, a unified diff of the changed lines, which hooks ran, and every change as
+ * before → after. Graphics passwords in the shown lines are masked.
+ */
+import { runChain, type ChainResult } from '../../core/chain.js';
+import { formatCpuList } from '../../core/topology/index.js';
+import { describeTopology } from '../../core/topology/index.js';
+import type { HostTopology } from '../../core/topology/index.js';
+import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin, reportUsageError, type ChainFlags } from './chain-flags.js';
+import { unifiedDiff } from './line-diff.js';
+
+/** Mask passwd='…' (VNC/SPICE) in a line shown to the user. */
+export function maskSecrets(line: string): string {
+  return line.replace(/(\bpasswd\s*=\s*)(["'])[^"']*\2/g, '$1$2***$2');
+}
+
+function ms(value: number): string {
+  return `${value < 1 ? value.toFixed(2) : value.toFixed(1)} ms`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+export interface ExplainInput {
+  input: string;
+  result: ChainResult;
+  flags: Pick<ChainFlags, 'cpuset' | 'sysfs' | 'sourceNamespace' | 'targetNamespace'>;
+  host: HostTopology;
+}
+
+/** The whole report, as text (pure, for tests and the demo). */
+export function renderExplanation({ input, result, flags, host }: ExplainInput): string {
+  const out: string[] = [];
+  const usable = flags.cpuset.filter((c) => host.cpus.has(c)).length;
+  out.push(`domain:  ${result.domainName || '(unnamed)'}`);
+  out.push(`target:  cpuset ${formatCpuList(flags.cpuset)} (${plural(flags.cpuset.length, 'CPU')}${usable < flags.cpuset.length ? `, ${usable} online` : ''}) on a node with ${describeTopology(host)} [${flags.sysfs}]`);
+  if (flags.sourceNamespace !== undefined) out.push(`         namespace ${flags.sourceNamespace} → ${flags.targetNamespace ?? ''}`);
+  out.push('');
+
+  if (result.changed) {
+    out.push('--- domain XML from the source');
+    out.push('+++ domain XML for this target');
+    out.push(unifiedDiff(input, result.xml, 2, maskSecrets).trimEnd());
+  } else {
+    out.push('No change: the domain already fits this target; mutate would print it unchanged.');
+  }
+  out.push('');
+
+  out.push('hooks (in order):');
+  const width = Math.max(...result.hooks.map((h) => h.name.length), 4);
+  for (const hook of result.hooks) {
+    const what = hook.ran ? `ran      ${plural(hook.changes, 'change')}` : 'skipped  (does not apply to this domain)';
+    out.push(`  ${hook.name.padEnd(width)}  ${what.padEnd(20)}  ${ms(hook.durationMs)}`);
+  }
+  if (result.changes.length > 0) {
+    out.push('');
+    out.push('changes (before → after):');
+    const label = (path: string): string => path.replace(/^\/domain\//, '');
+    const w = Math.max(...result.changes.map((c) => label(c.path).length));
+    for (const change of result.changes) {
+      out.push(`  ${label(change.path).padEnd(w)}  ${change.before ?? '(none)'} → ${change.after ?? '(removed)'}`);
+    }
+  }
+  out.push('');
+  out.push(`result:  ${result.changed ? `${plural(result.changes.length, 'change')}, ABI guard passed` : 'unchanged'}; ${ms(result.durationMs)} in the chain`);
+  return `${out.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const flags = parseChainFlags(argv);
+    if (flags === 'help') {
+      process.stdout.write(`${chainUsage('explain', 'Show what mutate would change, and why, as a readable diff and summary.')}\n`);
+      return 0;
+    }
+    const host = loadHost(flags.sysfs);
+    const input = await readStdin();
+    const result = runChain(input, contextFor(flags, host), flags.hooks ? { hooks: flags.hooks } : {});
+    process.stdout.write(renderExplanation({ input, result, flags, host }));
+    return 0;
+  } catch (err) {
+    return reportUsageError('explain', err);
+  }
+}

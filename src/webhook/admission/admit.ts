@@ -1,0 +1,119 @@
+/**
+ * admit(review, state): AdmissionReview in → AdmissionReview out, plus an outcome for logs and
+ * metrics. Pure and total: it never throws and never denies. Every path answers allowed:true;
+ * the only question is whether a patch goes with it. An internal fault is answered without a
+ * patch and reported as result "error", so our bug can never block a migration.
+ */
+import type { GateState } from './types.js';
+import { inject } from './inject.js';
+import { reportEnvFor, type ReportMinting } from './report-env.js';
+import { hooksForMode, type InjectSettings } from '../config/settings.js';
+import { targetSkipReason } from './target.js';
+
+export const ADMISSION_V1 = 'admission.k8s.io/v1';
+/** v1beta1 has the same shape; apiservers older than 1.16 may still send it. */
+const SUPPORTED_VERSIONS = new Set([ADMISSION_V1, 'admission.k8s.io/v1beta1']);
+
+export interface AdmitState {
+  gate: GateState;
+  settings: InjectSettings;
+  /** Present when hook reports are configured (--report-url and --report-key-file). */
+  report?: ReportMinting;
+}
+
+export type AdmitResult = 'injected' | 'skipped' | 'error';
+
+export interface AdmitOutcome {
+  result: AdmitResult;
+  /** Bounded set of values (metric label): see docs/webhook.md. */
+  reason: string;
+  dryRun: boolean;
+  uid: string;
+  namespace?: string;
+  /** Present for errors: what went wrong (never the pod or any XML). */
+  message?: string;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: true;
+  patchType?: 'JSONPatch';
+  patch?: string;
+}
+
+export interface AdmissionReviewOut {
+  apiVersion: string;
+  kind: string;
+  response: AdmissionResponse;
+}
+
+export interface Admission {
+  review: AdmissionReviewOut;
+  outcome: AdmitOutcome;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outcome: AdmitOutcome): void {
+  const done = (result: AdmitResult, reason: string, message?: string): void => {
+    outcome.result = result;
+    outcome.reason = reason;
+    if (message !== undefined) outcome.message = message;
+  };
+  if (!isObject(body)) return done('error', 'bad-review', 'body is not a JSON object');
+  // Echo what the apiserver sent, so the answer matches its request even for odd versions.
+  out.apiVersion = str(body.apiVersion) ?? ADMISSION_V1;
+  out.kind = str(body.kind) ?? 'AdmissionReview';
+  const request = body.request;
+  if (!isObject(request)) return done('error', 'bad-review', 'no request in AdmissionReview');
+  const uid = str(request.uid) ?? '';
+  out.response.uid = uid;
+  outcome.uid = uid;
+  outcome.dryRun = request.dryRun === true;
+  if (!SUPPORTED_VERSIONS.has(out.apiVersion) || out.kind !== 'AdmissionReview') {
+    return done('error', 'bad-review', `unsupported ${out.apiVersion}/${out.kind}`);
+  }
+  const kind = isObject(request.kind) ? request.kind : {};
+  if (kind.kind !== 'Pod' || (kind.group ?? '') !== '' || (str(request.subResource) ?? '') !== '') {
+    return done('skipped', 'not-pod');
+  }
+  if (request.operation !== 'CREATE') return done('skipped', 'not-create');
+  const pod = request.object;
+  const metadata = isObject(pod) && isObject(pod.metadata) ? pod.metadata : {};
+  // request.namespace is authoritative; metadata.namespace may be empty at CREATE.
+  const namespace = str(request.namespace) || str(metadata.namespace) || '';
+  if (namespace) outcome.namespace = namespace;
+
+  const notTarget = targetSkipReason(pod);
+  if (notTarget) return done('skipped', notTarget);
+  const mode = state.gate.mode;
+  if (mode === 'off') return done('skipped', 'mode-off');
+  const hooks = hooksForMode(mode, state.settings.hooks);
+  if (hooks.length === 0) return done('skipped', 'no-site-hooks');
+
+  const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;
+  const result = inject(pod, state.settings, { mode, hooks, ...(report ? { report } : {}) });
+  if (result.kind === 'skip') return done('skipped', result.reason);
+  if (result.kind === 'error') return done('error', result.reason, result.message);
+  out.response.patchType = 'JSONPatch';
+  out.response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+  done('injected', mode);
+}
+
+export function admit(body: unknown, state: AdmitState): Admission {
+  const review: AdmissionReviewOut = { apiVersion: ADMISSION_V1, kind: 'AdmissionReview', response: { uid: '', allowed: true } };
+  const outcome: AdmitOutcome = { result: 'error', reason: 'internal', dryRun: false, uid: '' };
+  try {
+    decide(body, state, review, outcome);
+  } catch (err) {
+    // Unreachable by design; if it happens, answer allowed without a patch.
+    delete review.response.patch;
+    delete review.response.patchType;
+    outcome.result = 'error';
+    outcome.reason = 'internal';
+    outcome.message = err instanceof Error ? err.message : String(err);
+  }
+  return { review, outcome };
+}

@@ -1,0 +1,247 @@
+/**
+ * `premigration-hooks webhook` flags and PREMIGRATION_HOOKS_* environment → validated settings.
+ * Pure: argv and env in, settings or InputError out. A flag beats its environment variable.
+ */
+import { parseList, parseOnError, parsePositiveInt, type OnErrorPolicy } from '../../shared/config.js';
+import { InputError } from '../../core/errors.js';
+import type { GateSource } from '../admission/types.js';
+import { isWholeMilli, parseQuantity } from '../admission/quantity.js';
+
+export type SidecarMode = 'native' | 'classic';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Hooks of this project that KubeVirt 1.9+ runs itself; in `coexist` mode we never run these. */
+export const UPSTREAM_EQUIVALENT_HOOKS: readonly string[] = ['cpu-dedicated', 'disk-namespace'];
+export const DEFAULT_HOOKS: readonly string[] = ['cpu-dedicated', 'disk-namespace'];
+
+/** What the patch needs: everything that shapes the injected containers. */
+export interface InjectSettings {
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** Executable of the `premigration-hooks` CLI inside our image (command of our containers and probe). */
+  imageCommand: string;
+  sidecarMode: SidecarMode;
+  /** Hooks the in-pod server runs in `inject` mode; `coexist` keeps only those upstream lacks. */
+  hooks: string[];
+  onError: OnErrorPolicy;
+  clientTimeoutMs: number;
+  logLevel: LogLevel;
+  /** Guaranteed pods: requests == limits. */
+  guaranteed: { cpu: string; memory: string };
+  /** Burstable pods: requests only. BestEffort pods get no resources (adding any would change the class). */
+  burstable: { cpu: string; memory: string };
+}
+
+export interface WebhookSettings {
+  tlsCertDir?: string;
+  devSelfSigned: boolean;
+  port: number;
+  metricsPort: number;
+  bindAddress: string;
+  gateSource: GateSource;
+  kubevirtNamespace: string;
+  kubeconfig?: string;
+  /** Watch target pods and count those that escaped injection (escaped_target_pods_total). */
+  watchTargetPods: boolean;
+  maxBodyBytes: number;
+  certPollMs: number;
+  shutdownDelayMs: number;
+  logLevel: LogLevel;
+  inject: InjectSettings;
+  /** /validate: warn = allow with admission warnings; deny = reject a pod whose injection was broken. */
+  validatePolicy: 'warn' | 'deny';
+  /** Hook reports: enabled when both the URL and the key file are set. */
+  reportUrl?: string;
+  reportKeyFile?: string;
+  /** The CA bundle injected into pods for the report URL (default: <tls-cert-dir>/ca.crt; dev: the self-signed cert). */
+  caBundleFile?: string;
+  reportTokenTtlSeconds: number;
+}
+
+interface FlagSpec {
+  env: string;
+  boolean?: boolean;
+  help: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  'tls-cert-dir': { env: 'TLS_CERT_DIR', help: 'directory with tls.crt and tls.key (a mounted Secret; reloaded on change)' },
+  'dev-self-signed': { env: 'DEV_SELF_SIGNED', boolean: true, help: 'generate a self-signed certificate at start (development only)' },
+  port: { env: 'PORT', help: 'HTTPS port for /mutate, /healthz, /readyz (default 8443)' },
+  'metrics-port': { env: 'METRICS_PORT', help: 'plain HTTP port for /metrics (default 8080)' },
+  'bind-address': { env: 'BIND_ADDRESS', help: 'address to listen on (default 0.0.0.0)' },
+  image: { env: 'IMAGE', help: 'image reference of this product, run as the injected sidecar (required)' },
+  'image-pull-policy': { env: 'IMAGE_PULL_POLICY', help: 'Always|IfNotPresent|Never (default IfNotPresent)' },
+  'image-command': { env: 'IMAGE_COMMAND', help: 'the CLI inside the image (default premigration-hooks)' },
+  'gate-source': { env: 'GATE_SOURCE', help: 'kubevirt|always|never (default kubevirt: follow the KubeVirt CR)' },
+  'kubevirt-namespace': { env: 'KUBEVIRT_NAMESPACE', help: 'namespace of the KubeVirt CR (default kubevirt)' },
+  kubeconfig: { env: 'KUBECONFIG', help: 'kubeconfig path (default: in-cluster)' },
+  'watch-target-pods': { env: 'WATCH_TARGET_PODS', boolean: true, help: 'count target pods that escaped injection' },
+  'sidecar-mode': { env: 'SIDECAR_MODE', help: 'native (init container with restartPolicy Always; k8s ≥1.29) | classic' },
+  hooks: { env: 'HOOKS', help: `hooks the in-pod server runs (default ${DEFAULT_HOOKS.join(',')})` },
+  'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the hook client does when the server fails (default pass)' },
+  'client-timeout-ms': { env: 'CLIENT_TIMEOUT_MS', help: 'hook client deadline (default 2000)' },
+  'sidecar-cpu': { env: 'SIDECAR_CPU', help: 'cpu request=limit in Guaranteed pods (default 100m)' },
+  'sidecar-memory': { env: 'SIDECAR_MEMORY', help: 'memory request=limit in Guaranteed pods (default 128Mi)' },
+  'sidecar-cpu-request': { env: 'SIDECAR_CPU_REQUEST', help: 'cpu request in Burstable pods (default 10m)' },
+  'sidecar-memory-request': { env: 'SIDECAR_MEMORY_REQUEST', help: 'memory request in Burstable pods (default 64Mi)' },
+  'max-body-bytes': { env: 'MAX_BODY_BYTES', help: 'largest AdmissionReview accepted, else 413 (default 4194304)' },
+  'cert-poll-ms': { env: 'CERT_POLL_MS', help: 'fallback check of the cert directory (default 10000)' },
+  'shutdown-delay-ms': { env: 'SHUTDOWN_DELAY_MS', help: 'on SIGTERM, report unready this long before closing (default 5000)' },
+  'log-level': { env: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  'validate-policy': { env: 'VALIDATE_POLICY', help: 'warn|deny: what /validate does with a pod whose injection was broken (default warn)' },
+  'report-url': { env: 'REPORT_URL', help: 'https URL of this webhook\'s /report, as target pods reach it (enables hook reports)' },
+  'report-key-file': { env: 'REPORT_KEY_FILE', help: 'HMAC key for report tokens, ≥32 bytes (a Secret only the webhook reads)' },
+  'ca-bundle-file': { env: 'CA_BUNDLE_FILE', help: 'CA bundle given to target pods to verify the report URL (default <tls-cert-dir>/ca.crt)' },
+  'report-token-ttl': { env: 'REPORT_TOKEN_TTL', help: 'lifetime of a report token in seconds (default 86400)' },
+};
+
+export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
+
+export function usage(): string {
+  const left = Object.entries(FLAGS).map(([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`);
+  const width = Math.max(...left.map((l) => l.length)) + 2; // a column wide enough for the longest flag
+  const lines = Object.values(FLAGS).map((spec, i) => `${(left[i] as string).padEnd(width)}${spec.help}  [$${ENV_PREFIX}${spec.env}]`);
+  return `usage: premigration-hooks webhook (--tls-cert-dir <dir> | --dev-self-signed) --image <ref> [flags]\n${lines.join('\n')}\n`;
+}
+
+/** Raw flag values: argv first, then the environment. Throws InputError for unknown or valueless flags. */
+function collect(argv: string[], env: Record<string, string | undefined>): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const [name, spec] of Object.entries(FLAGS)) {
+    const v = env[ENV_PREFIX + spec.env];
+    if (v !== undefined && v !== '') values.set(name, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new InputError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = FLAGS[name];
+    if (!spec) throw new InputError(`unknown flag --${name}`);
+    if (eq >= 0) values.set(name, arg.slice(eq + 1));
+    else if (spec.boolean) values.set(name, 'true');
+    else {
+      const next = argv[++i];
+      if (next === undefined) throw new InputError(`--${name} needs a value`);
+      values.set(name, next);
+    }
+  }
+  return values;
+}
+
+function bool(name: string, v: string | undefined): boolean {
+  if (v === undefined) return false;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new InputError(`--${name} must be true or false, got "${v}"`);
+}
+
+function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new InputError(`--${name} must be one of ${allowed.join('|')}, got "${v}"`);
+}
+
+function port(name: string, v: string | undefined, fallback: number): number {
+  const p = parsePositiveInt(`--${name}`, v, fallback);
+  if (p > 65535) throw new InputError(`--${name} must be ≤ 65535, got ${p}`);
+  return p;
+}
+
+function quantity(name: string, v: string | undefined, fallback: string, wholeMilli: boolean): string {
+  const q = v ?? fallback;
+  const n = parseQuantity(q);
+  if (n === undefined || n <= 0n) throw new InputError(`--${name} must be a positive resource quantity, got "${q}"`);
+  if (wholeMilli && !isWholeMilli(q)) throw new InputError(`--${name} must be a whole number of millicores, got "${q}"`);
+  return q;
+}
+
+const HOOK_NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
+
+export function parseWebhookSettings(argv: string[], env: Record<string, string | undefined> = {}): WebhookSettings {
+  const f = collect(argv, env);
+  const devSelfSigned = bool('dev-self-signed', f.get('dev-self-signed'));
+  const tlsCertDir = f.get('tls-cert-dir');
+  if (!devSelfSigned && !tlsCertDir) throw new InputError('one of --tls-cert-dir or --dev-self-signed is required');
+  if (devSelfSigned && tlsCertDir) throw new InputError('--tls-cert-dir and --dev-self-signed are mutually exclusive');
+  const image = f.get('image');
+  if (!image) throw new InputError('--image is required (the image injected as the hook server sidecar)');
+  if (/\s/.test(image)) throw new InputError(`--image must not contain whitespace, got "${image}"`);
+  const hooks = parseList(f.get('hooks')) ?? [...DEFAULT_HOOKS];
+  for (const h of hooks) if (!HOOK_NAME_RE.test(h)) throw new InputError(`--hooks: invalid hook name "${h}"`);
+  const logLevel = oneOf<LogLevel>('log-level', f.get('log-level'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
+  const port_ = port('port', f.get('port'), 8443);
+  const metricsPort = port('metrics-port', f.get('metrics-port'), 8080);
+  if (port_ === metricsPort) throw new InputError('--port and --metrics-port must differ');
+  const kubevirtNamespace = f.get('kubevirt-namespace') ?? 'kubevirt';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(kubevirtNamespace)) {
+    throw new InputError(`--kubevirt-namespace is not a valid namespace name: "${kubevirtNamespace}"`);
+  }
+  return {
+    ...(tlsCertDir ? { tlsCertDir } : {}),
+    devSelfSigned,
+    port: port_,
+    metricsPort,
+    bindAddress: f.get('bind-address') ?? '0.0.0.0',
+    gateSource: oneOf<GateSource>('gate-source', f.get('gate-source'), ['kubevirt', 'always', 'never'], 'kubevirt'),
+    kubevirtNamespace,
+    ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') as string } : {}),
+    watchTargetPods: bool('watch-target-pods', f.get('watch-target-pods')),
+    maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), 4 * 1024 * 1024),
+    certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),
+    shutdownDelayMs: parseNonNegativeInt('--shutdown-delay-ms', f.get('shutdown-delay-ms'), 5_000),
+    logLevel,
+    inject: {
+      image,
+      imagePullPolicy: oneOf('image-pull-policy', f.get('image-pull-policy'), ['Always', 'IfNotPresent', 'Never'] as const, 'IfNotPresent'),
+      imageCommand: f.get('image-command') ?? 'premigration-hooks',
+      sidecarMode: oneOf<SidecarMode>('sidecar-mode', f.get('sidecar-mode'), ['native', 'classic'], 'native'),
+      hooks,
+      onError: parseOnError(f.get('on-error')),
+      clientTimeoutMs: parsePositiveInt('--client-timeout-ms', f.get('client-timeout-ms'), 2000),
+      logLevel,
+      guaranteed: {
+        cpu: quantity('sidecar-cpu', f.get('sidecar-cpu'), '100m', true),
+        memory: quantity('sidecar-memory', f.get('sidecar-memory'), '128Mi', false),
+      },
+      burstable: {
+        cpu: quantity('sidecar-cpu-request', f.get('sidecar-cpu-request'), '10m', false),
+        memory: quantity('sidecar-memory-request', f.get('sidecar-memory-request'), '64Mi', false),
+      },
+    },
+    validatePolicy: oneOf('validate-policy', f.get('validate-policy'), ['warn', 'deny'] as const, 'warn'),
+    ...reportFlags(f),
+  };
+}
+
+function parseNonNegativeInt(name: string, v: string | undefined, fallback: number): number {
+  if (v === '0') return 0;
+  return parsePositiveInt(name, v, fallback);
+}
+
+/** Hooks the injected server runs for a mode; empty means "nothing to inject". */
+export function hooksForMode(mode: 'inject' | 'coexist', configured: readonly string[]): string[] {
+  return mode === 'inject' ? [...configured] : configured.filter((h) => !UPSTREAM_EQUIVALENT_HOOKS.includes(h));
+}
+
+function reportFlags(f: Map<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {
+  const reportUrl = f.get('report-url');
+  if (reportUrl !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(reportUrl);
+    } catch {
+      throw new InputError(`--report-url is not a URL: "${reportUrl}"`);
+    }
+    if (url.protocol !== 'https:') throw new InputError(`--report-url must be https, got "${reportUrl}"`);
+  }
+  const reportKeyFile = f.get('report-key-file');
+  const caBundleFile = f.get('ca-bundle-file');
+  return {
+    ...(reportUrl !== undefined ? { reportUrl } : {}),
+    ...(reportKeyFile !== undefined ? { reportKeyFile } : {}),
+    ...(caBundleFile !== undefined ? { caBundleFile } : {}),
+    reportTokenTtlSeconds: parsePositiveInt('--report-token-ttl', f.get('report-token-ttl'), 86_400),
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * `premigration-hooks webhook`: settings → gate provider → HTTPS admission server + metrics
+ * server, until SIGTERM. On SIGTERM it reports unready first (so endpoints drop it), then
+ * stops accepting, lets in-flight admissions finish, and exits 0.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VERSION } from '../shared/config.js';
+import { InputError } from '../core/errors.js';
+import { createLogger } from '../shared/log.js';
+import { createRegistry } from '../shared/metrics.js';
+import { createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './http/app.js';
+import { createWebhookMetrics } from './http/metrics.js';
+import { closeTheLoop } from './http/report-setup.js';
+import { parseWebhookSettings, usage, type WebhookSettings } from './config/settings.js';
+import { CertReloader, generateSelfSigned } from './http/tls.js';
+import { createWatches, type Watches } from './watch/watches.js';
+import type { GateProvider, GateState } from './admission/types.js';
+
+/** --gate-source always|never: a fixed state, synced from the start. */
+export function fixedGate(source: 'always' | 'never'): GateProvider {
+  const state: GateState =
+    source === 'always'
+      ? { mode: 'inject', gateEnabled: true, reason: 'forced on by --gate-source=always' }
+      : { mode: 'off', gateEnabled: false, reason: 'forced off by --gate-source=never' };
+  return { current: () => state, synced: () => true, start: async () => {}, stop: async () => {} };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  let settings: WebhookSettings;
+  try {
+    settings = parseWebhookSettings(argv, process.env);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    process.stderr.write(`premigration-hooks webhook: ${err.message}\n`);
+    return 2;
+  }
+  const logger = createLogger('webhook', settings.logLevel);
+  const registry = createRegistry({ defaults: true });
+  let watches: Watches;
+  try {
+    watches = createWatches(settings, { logger, registry });
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'cannot create the gate provider');
+    return 2;
+  }
+  const gate = watches.gate;
+  const metrics = createWebhookMetrics(registry, () => gate.current());
+
+  let devDir: string | undefined;
+  if (settings.devSelfSigned) {
+    devDir = mkdtempSync(join(tmpdir(), 'premigration-hooks-tls-'));
+    generateSelfSigned(devDir);
+    logger.warn({ dir: devDir }, 'serving a generated self-signed certificate (development only)');
+  }
+  const certDir = devDir ?? (settings.tlsCertDir as string);
+  // /validate and hook reports; in dev mode the self-signed cert is its own CA.
+  const loop = closeTheLoop(settings, { registry, logger, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
+
+  // The first certificate may load before the server exists (it is then passed at creation).
+  const serving: { server?: WebhookServer } = {};
+  const certs = new CertReloader(certDir, {
+    logger,
+    pollMs: settings.certPollMs,
+    onLoad: (pair) => {
+      metrics.certificateExpiry(pair.notAfter);
+      serving.server?.setCertificate(pair);
+    },
+    onResult: (result) => metrics.tlsReload(result),
+  });
+  certs.start();
+
+  let stopping = false;
+  const app = createWebhookApp({
+    state: () => ({ gate: gate.current(), settings: settings.inject, ...loop.admitState() }),
+    routes: loop.routes,
+    ready: () => !stopping && certs.current() !== undefined && gate.synced(),
+    metrics,
+    logger,
+    maxBodyBytes: settings.maxBodyBytes,
+  });
+  const current = certs.current();
+  const server = await startWebhookServer({ app, port: settings.port, host: settings.bindAddress, ...(current ? { certificate: current } : {}) });
+  serving.server = server;
+  const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger);
+  watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
+  logger.info(
+    { version: VERSION, port: server.port, metricsPort: metricsServer.port, gateSource: settings.gateSource, sidecarMode: settings.inject.sidecarMode, image: settings.inject.image },
+    'webhook listening',
+  );
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  stopping = true;
+  logger.info({ signal, delayMs: settings.shutdownDelayMs }, 'shutting down: unready, then closing');
+  await sleep(settings.shutdownDelayMs);
+  await server.close();
+  await metricsServer.close();
+  certs.stop();
+  await watches.stop();
+  if (devDir) rmSync(devDir, { recursive: true, force: true });
+  logger.info('stopped');
+  return 0;
+}
