@@ -4,7 +4,10 @@
  * they cannot drift. Never the domain XML: names, outcomes and durations only.
  */
 import { hookNames } from '../core/hooks/registry.js';
-import { ABI_GUARD_LABEL, CHAIN_LABEL } from '../server/metrics.js';
+
+/** Labels for outcomes that no single hook owns (the ABI guard, an unexpected fault in the chain). */
+export const ABI_GUARD_LABEL = 'abi-guard';
+export const CHAIN_LABEL = 'chain';
 
 export const REPORT_PATH = '/report';
 export const REPORT_SCHEMA = 1;

@@ -1,5 +1,5 @@
 /**
- * The in-pod server's Prometheus series (names fixed in notes/COMMON.md). One instance per
+ * The in-pod server's Prometheus series (names listed in the README's metrics table). One instance per
  * server, on its own registry, so tests can run several servers in one process.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -18,9 +18,7 @@ export type RequestResult =
   | 'failed'
   | 'timeout';
 
-/** Label for failures that no single hook owns (the ABI guard, an unexpected fault in the chain). */
-export const ABI_GUARD_LABEL = 'abi-guard';
-export const CHAIN_LABEL = 'chain';
+export { ABI_GUARD_LABEL, CHAIN_LABEL } from '../protocol/report-wire.js';
 
 // Hooks take microseconds to a few milliseconds; a request includes reading up to 4 MiB.
 const HOOK_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];

@@ -12,7 +12,8 @@ import type { Registry } from 'prom-client';
 import { createWebhookApp, startMetricsServer, startWebhookServer, type MetricsServer, type WebhookServer } from '../../src/webhook/http/app.js';
 import { fixedGate } from '../../src/webhook/main.js';
 import { createWebhookMetrics } from '../../src/webhook/http/metrics.js';
-import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
+import type { InjectSettings } from '../../src/webhook/admission/types.js';
 import { CertReloader, generateSelfSigned } from '../../src/webhook/http/tls.js';
 import type { GateProvider } from '../../src/webhook/admission/types.js';
 

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { admit, type AdmitState } from '../../src/webhook/admission/admit.js';
-import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
+import type { InjectSettings } from '../../src/webhook/admission/types.js';
 import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,6 +1,6 @@
 import { InputError } from '../../src/core/errors.js';
 import { diskNamespaceHook } from '../../src/core/hooks/disk-namespace.js';
-import { DEFAULT_HOOKS, findHook, HOOKS, resolveHooks } from '../../src/core/hooks/registry.js';
+import { DEFAULT_HOOKS, findHook, HOOKS, REGISTRY, resolveHooks, type HookEntry } from '../../src/core/hooks/registry.js';
 import type { HookContext } from '../../src/core/hooks/types.js';
 import { DomainXml } from '../../src/core/xml/index.js';
 
@@ -26,6 +26,34 @@ describe('registry', () => {
       expect(hook.name).toMatch(/^[a-z]+(-[a-z]+)*$/);
       expect(hook.description.length).toBeGreaterThan(10);
     }
+  });
+});
+
+describe('HookRegistry as data', () => {
+  const site = (name: string, upstream: HookEntry['upstream'] = 'none'): HookEntry => ({ name, description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream, appliesTo: () => true });
+
+  test('site entries run after the built-ins, and only their names resolve', () => {
+    const r = REGISTRY.with([site('site:b'), site('site:a')]);
+    expect(r.names()).toEqual([...REGISTRY.names(), 'site:b', 'site:a']);
+    expect(r.resolve(['site:a', REGISTRY.names()[0] as string]).map((e) => e.name)).toEqual([REGISTRY.names()[0], 'site:a']);
+    expect(r.defaultNames()).toEqual(REGISTRY.defaultNames());
+    expect(() => r.resolveHooks(['site:a'])).toThrow('hook "site:a" has no implementation in this process');
+  });
+
+  test('refuses duplicate names and names that do not match their source', () => {
+    expect(() => REGISTRY.with([site('site:a'), site('site:a')])).toThrow('registered twice');
+    expect(() => REGISTRY.with([site('a')])).toThrow('invalid hook name "a" for a site hook');
+    expect(() => REGISTRY.with([site('site:A_b')])).toThrow('invalid hook name');
+    expect(() => REGISTRY.with([{ ...site('site:x'), source: 'built-in' }])).toThrow('invalid hook name "site:x" for a built-in hook');
+  });
+
+  test('coexist mode keeps only the hooks upstream has no equivalent for, derived from the entries', () => {
+    const r = REGISTRY.with([site('site:tuning')]);
+    const all = r.names();
+    expect(r.forMode('inject', all)).toEqual(all);
+    expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream !== 'equivalent').map((e) => e.name));
+    expect(r.forMode('coexist', all)).toContain('site:tuning');
+    expect(() => r.forMode('inject', ['nope'])).toThrow('unknown hook "nope"');
   });
 });
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { admit, type AdmitState } from '../../src/webhook/admission/admit.js';
 import { escapePointer, freeName, inject } from '../../src/webhook/admission/inject.js';
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../src/webhook/admission/names.js';
-import { parseWebhookSettings, type InjectSettings } from '../../src/webhook/config/settings.js';
+import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
+import type { InjectSettings } from '../../src/webhook/admission/types.js';
 import { applyPatchChecked, verifyPatch } from '../../src/webhook/admission/verify-patch.js';
 import type { GateState } from '../../src/webhook/admission/types.js';
 

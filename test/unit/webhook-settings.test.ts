@@ -1,5 +1,6 @@
 /** `premigration-hooks webhook` flags and environment. */
-import { hooksForMode, parseWebhookSettings, usage } from '../../src/webhook/config/settings.js';
+import { parseWebhookSettings, usage } from '../../src/webhook/config/settings.js';
+import { REGISTRY } from '../../src/core/hooks/registry.js';
 import { InputError } from '../../src/core/errors.js';
 
 const base = ['--tls-cert-dir', '/etc/webhook/certs', '--image', 'quay.io/example/premigration-hooks:v0.1.0'];
@@ -45,7 +46,7 @@ describe('parseWebhookSettings', () => {
     [[...base, '--metrics-port', '8443'], /must differ/],
     [[...base, '--sidecar-cpu', '100.5m'], /whole number of millicores/],
     [[...base, '--sidecar-memory', 'lots'], /resource quantity/],
-    [[...base, '--hooks', 'Bad_Name'], /invalid hook name/],
+    [[...base, '--hooks', 'Bad_Name'], /--hooks: unknown hook "Bad_Name"/],
     [[...base, '--kubevirt-namespace', 'Not Valid'], /valid namespace/],
     [[...base, '--frobnicate'], /unknown flag --frobnicate/],
     [[...base, '--port'], /needs a value/],
@@ -62,10 +63,16 @@ describe('parseWebhookSettings', () => {
   });
 });
 
-describe('hooksForMode', () => {
-  test('inject runs the configured hooks; coexist drops those KubeVirt runs itself', () => {
-    expect(hooksForMode('inject', ['cpu-dedicated', 'disk-namespace'])).toEqual(['cpu-dedicated', 'disk-namespace']);
-    expect(hooksForMode('coexist', ['cpu-dedicated', 'disk-namespace'])).toEqual([]);
-    expect(hooksForMode('coexist', ['cpu-dedicated', 'site-tuning'])).toEqual(['site-tuning']);
+describe('--hooks is checked against the hook registry', () => {
+  const base = ['--dev-self-signed', '--image', 'x'];
+  test('a misspelt hook is refused, naming every valid hook', () => {
+    expect(() => parseWebhookSettings([...base, '--hooks', 'cpu-dedicatd'])).toThrow(`--hooks: unknown hook "cpu-dedicatd"; valid hooks: ${REGISTRY.names().join(', ')}`);
+  });
+  test('the environment setting is checked the same way', () => {
+    expect(() => parseWebhookSettings(base, { PREMIGRATION_HOOKS_HOOKS: 'disk-namespace,nope' })).toThrow(/unknown hook "nope"/);
+  });
+  test('every registered hook is accepted; the default is the registry default set', () => {
+    expect(parseWebhookSettings([...base, '--hooks', REGISTRY.names().join(',')]).inject.hooks).toEqual(REGISTRY.names());
+    expect(parseWebhookSettings(base).inject.hooks).toEqual(REGISTRY.defaultNames());
   });
 });

@@ -30,3 +30,12 @@ export interface Hook {
   /** Edit `doc` in place, return what changed. Throw HookRefusal to refuse. */
   apply(doc: DomainXml, ctx: HookContext): Change[];
 }
+
+/**
+ * The parts of a migration-target launcher pod that a registry rule may read: a plain
+ * Kubernetes Pod object as JSON, structurally typed so that the core needs no Kubernetes types.
+ */
+export interface TargetPod {
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}

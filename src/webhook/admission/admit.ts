@@ -7,7 +7,8 @@
 import type { GateState } from './types.js';
 import { inject } from './inject.js';
 import { reportEnvFor, type ReportMinting } from './report-env.js';
-import { hooksForMode, type InjectSettings } from '../config/settings.js';
+import { REGISTRY } from '../../core/hooks/registry.js';
+import type { InjectSettings } from './types.js';
 import { targetSkipReason } from './target.js';
 
 export const ADMISSION_V1 = 'admission.k8s.io/v1';
@@ -90,7 +91,7 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   if (notTarget) return done('skipped', notTarget);
   const mode = state.gate.mode;
   if (mode === 'off') return done('skipped', 'mode-off');
-  const hooks = hooksForMode(mode, state.settings.hooks);
+  const hooks = REGISTRY.forMode(mode, state.settings.hooks);
   if (hooks.length === 0) return done('skipped', 'no-site-hooks');
 
   const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;

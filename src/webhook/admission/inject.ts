@@ -15,7 +15,7 @@ import {
 } from './names.js';
 import { sidecarDigest } from './marker.js';
 import { qosClass, type QosClass } from './qos.js';
-import type { InjectSettings } from '../config/settings.js';
+import type { InjectSettings } from './types.js';
 import { verifyPatch } from './verify-patch.js';
 
 export interface InjectContext {

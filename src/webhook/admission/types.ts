@@ -1,3 +1,4 @@
+import type { OnErrorPolicy } from '../../shared/config.js';
 /** Shared webhook types: the gate/mode state that admission decisions depend on. */
 
 /**
@@ -28,3 +29,25 @@ export interface GateProvider {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+export type SidecarMode = 'native' | 'classic';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** What the patch needs: everything that shapes the injected containers. */
+export interface InjectSettings {
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** Executable of the `premigration-hooks` CLI inside our image (command of our containers and probe). */
+  imageCommand: string;
+  sidecarMode: SidecarMode;
+  /** Hooks the in-pod server runs in `inject` mode; `coexist` keeps only those upstream lacks. */
+  hooks: string[];
+  onError: OnErrorPolicy;
+  clientTimeoutMs: number;
+  logLevel: LogLevel;
+  /** Guaranteed pods: requests == limits. */
+  guaranteed: { cpu: string; memory: string };
+  /** Burstable pods: requests only. BestEffort pods get no resources (adding any would change the class). */
+  burstable: { cpu: string; memory: string };
+}
+

@@ -4,33 +4,9 @@
  */
 import { parseList, parseOnError, parsePositiveInt, type OnErrorPolicy } from '../../shared/config.js';
 import { InputError } from '../../core/errors.js';
-import type { GateSource } from '../admission/types.js';
+import type { GateSource, InjectSettings, LogLevel, SidecarMode } from '../admission/types.js';
+import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
 import { isWholeMilli, parseQuantity } from '../admission/quantity.js';
-
-export type SidecarMode = 'native' | 'classic';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-/** Hooks of this project that KubeVirt 1.9+ runs itself; in `coexist` mode we never run these. */
-export const UPSTREAM_EQUIVALENT_HOOKS: readonly string[] = ['cpu-dedicated', 'disk-namespace'];
-export const DEFAULT_HOOKS: readonly string[] = ['cpu-dedicated', 'disk-namespace'];
-
-/** What the patch needs: everything that shapes the injected containers. */
-export interface InjectSettings {
-  image: string;
-  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  /** Executable of the `premigration-hooks` CLI inside our image (command of our containers and probe). */
-  imageCommand: string;
-  sidecarMode: SidecarMode;
-  /** Hooks the in-pod server runs in `inject` mode; `coexist` keeps only those upstream lacks. */
-  hooks: string[];
-  onError: OnErrorPolicy;
-  clientTimeoutMs: number;
-  logLevel: LogLevel;
-  /** Guaranteed pods: requests == limits. */
-  guaranteed: { cpu: string; memory: string };
-  /** Burstable pods: requests only. BestEffort pods get no resources (adding any would change the class). */
-  burstable: { cpu: string; memory: string };
-}
 
 export interface WebhookSettings {
   tlsCertDir?: string;
@@ -157,8 +133,6 @@ function quantity(name: string, v: string | undefined, fallback: string, wholeMi
   return q;
 }
 
-const HOOK_NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
-
 export function parseWebhookSettings(argv: string[], env: Record<string, string | undefined> = {}): WebhookSettings {
   const f = collect(argv, env);
   const devSelfSigned = bool('dev-self-signed', f.get('dev-self-signed'));
@@ -168,8 +142,13 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
   const image = f.get('image');
   if (!image) throw new InputError('--image is required (the image injected as the hook server sidecar)');
   if (/\s/.test(image)) throw new InputError(`--image must not contain whitespace, got "${image}"`);
+  // An unknown name must stop the webhook here: injected, it would make every sidecar exit at start.
   const hooks = parseList(f.get('hooks')) ?? [...DEFAULT_HOOKS];
-  for (const h of hooks) if (!HOOK_NAME_RE.test(h)) throw new InputError(`--hooks: invalid hook name "${h}"`);
+  try {
+    REGISTRY.resolve(hooks);
+  } catch (err) {
+    throw new InputError(`--hooks: ${(err as Error).message}`);
+  }
   const logLevel = oneOf<LogLevel>('log-level', f.get('log-level'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
   const port_ = port('port', f.get('port'), 8443);
   const metricsPort = port('metrics-port', f.get('metrics-port'), 8080);
@@ -218,11 +197,6 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
 function parseNonNegativeInt(name: string, v: string | undefined, fallback: number): number {
   if (v === '0') return 0;
   return parsePositiveInt(name, v, fallback);
-}
-
-/** Hooks the injected server runs for a mode; empty means "nothing to inject". */
-export function hooksForMode(mode: 'inject' | 'coexist', configured: readonly string[]): string[] {
-  return mode === 'inject' ? [...configured] : configured.filter((h) => !UPSTREAM_EQUIVALENT_HOOKS.includes(h));
 }
 
 function reportFlags(f: Map<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {

@@ -28,7 +28,7 @@ import type { Logger } from '../../shared/log.js';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
 import { createRestartingInformer, type BackoffOptions, type RestartingInformer } from './informer.js';
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_APP, MIGRATION_JOB_LABEL } from '../admission/names.js';
-import { hooksForMode } from '../config/settings.js';
+import { REGISTRY } from '../../core/hooks/registry.js';
 import { targetSkipReason } from '../admission/target.js';
 import type { Mode } from '../admission/types.js';
 
@@ -42,7 +42,7 @@ export const OUTCOMES: readonly TargetPodOutcome[] = ['injected', 'opted-out', '
 
 /** Would admit() inject a target pod in this mode, with these configured hooks? (mirrors admit.ts) */
 export function injectionExpected(mode: Mode, hooks: readonly string[]): boolean {
-  return mode !== 'off' && hooksForMode(mode, hooks).length > 0;
+  return mode !== 'off' && REGISTRY.forMode(mode, hooks).length > 0;
 }
 
 /**

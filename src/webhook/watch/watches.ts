@@ -9,7 +9,8 @@ import type { Logger } from '../../shared/log.js';
 import { createEscapedPodWatcher, ModeTimeline, type EscapedPodWatcher } from './escaped.js';
 import { createGateProvider } from './gate.js';
 import { loadKubeConfig } from './informer.js';
-import { hooksForMode, type WebhookSettings } from '../config/settings.js';
+import { REGISTRY } from '../../core/hooks/registry.js';
+import type { WebhookSettings } from '../config/settings.js';
 import type { GateProvider } from '../admission/types.js';
 
 export interface Watches {
@@ -44,7 +45,7 @@ export function createWatches(settings: Needed, deps: WatchesDeps): Watches {
       source: settings.gateSource,
       namespace: settings.kubevirtNamespace,
       ...(kubeConfig ? { kubeConfig } : {}),
-      siteHooks: hooksForMode('coexist', settings.inject.hooks),
+      siteHooks: REGISTRY.forMode('coexist', settings.inject.hooks),
     },
     { logger: deps.logger, registry: deps.registry, onChange: (state) => timeline.record(state.mode, Date.now()) },
   );
