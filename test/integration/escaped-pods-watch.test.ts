@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 /**
  * The escaped-pods watch (src/webhook/watch/escaped.ts) against the local list+watch TEST DOUBLE of
  * kube-apiserver (test/support/fake-apiserver.ts; there is no kube-apiserver on these machines),
@@ -14,7 +15,7 @@ import { FakeApiServer, KUBEVIRTS, PODS, waitFor } from '../support/fake-apiserv
 import { capturedLogger, metricValue } from '../support/log.js';
 
 type Json = Record<string, unknown>;
-const HOOKS = ['cpu-dedicated', 'disk-namespace'];
+const HOOKS = [...DEFAULT_HOOKS];
 const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 let serial = 0;

@@ -82,7 +82,7 @@ describe('hook reports: in-pod server → webhook /report → webhook metrics (r
   });
 
   test('the webhook logs the pod\'s namespace and VMI from the token; neither is ever a metric label', async () => {
-    const line = await eventually('the report log line', async () => webhook.logs().find((l) => l.msg === 'hook report'));
+    const line = await eventually('the report log line', () => Promise.resolve(webhook.logs().find((l) => l.msg === 'hook report')));
     expect(line).toMatchObject({ namespace: 'prod-db', vmi: 'db-pinned', generateName: 'virt-launcher-db-pinned-', op: 'migrate', result: 'changed' });
     expect(line.hooks).toEqual(['cpu-dedicated=changed', 'disk-namespace=skipped']);
     const text = await webhook.metrics();

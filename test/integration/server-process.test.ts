@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 /**
  * The real server process (`node dist/src/cli/main.js serve`) over its unix socket: start-up
  * artifacts, protocol, logs, socket ownership rules and graceful stop.
@@ -51,7 +52,7 @@ describe('hook server process', () => {
     expect(st.isSocket()).toBe(true);
     expect(st.mode & 0o777).toBe(0o660);
     const ready = server.logs().find((l) => l.msg === 'hook server ready');
-    expect(ready).toMatchObject({ hooks: ['cpu-dedicated', 'disk-namespace'], cpus: 4, cells: 1 });
+    expect(ready).toMatchObject({ hooks: [...DEFAULT_HOOKS], cpus: 4, cells: 1 });
     expect(server.logs().find((l) => l.msg === 'chain warmed up')).toMatchObject({ result: 'changed' });
   });
 

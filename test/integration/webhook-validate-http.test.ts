@@ -66,7 +66,7 @@ async function mutated(s: Served, fixture: string): Promise<Json> {
   const pod = fixturePod(fixture);
   const patch = decodePatch(await post(s, '/mutate', podReview(pod)));
   expect(patch).toBeDefined();
-  return applyPatchChecked(pod, patch as never) as Json;
+  return applyPatchChecked(pod, patch as never);
 }
 
 async function metric(s: Served, line: string): Promise<number | undefined> {
@@ -76,10 +76,10 @@ async function metric(s: Served, line: string): Promise<number | undefined> {
 }
 
 const SOMEONE_ELSE: [string, string, (pod: Json) => Json, string][] = [
-  ['the sidecar removed', 'kv17-dedicated-cpu', mutations.removeSidecar, 'sidecar-missing'],
-  ['restartPolicy dropped', 'kv110-dedicated-cpu', mutations.dropRestartPolicy, 'sidecar-restart-policy'],
-  ['a Burstable container added', 'kv17-dedicated-cpu', mutations.addBurstableContainer, 'qos-changed'],
-  ['the qemu.d mount removed', 'kv15-shared-cpu', mutations.removeHooksMount, 'mount-missing'],
+  ['the sidecar removed', 'kv17-dedicated-cpu', (p) => mutations.removeSidecar(p), 'sidecar-missing'],
+  ['restartPolicy dropped', 'kv110-dedicated-cpu', (p) => mutations.dropRestartPolicy(p), 'sidecar-restart-policy'],
+  ['a Burstable container added', 'kv17-dedicated-cpu', (p) => mutations.addBurstableContainer(p), 'qos-changed'],
+  ['the qemu.d mount removed', 'kv15-shared-cpu', (p) => mutations.removeHooksMount(p), 'mount-missing'],
 ];
 
 describe('/validate over TLS, policy warn (the default)', () => {

@@ -1,3 +1,4 @@
+import { tsFilesUnder } from '../support/files.js';
 /**
  * The container image cannot be built here (no Docker engine), so its Dockerfile is checked
  * twice: dockerfile-utils lints it, and the facts the running product depends on are asserted
@@ -5,7 +6,7 @@
  * the injected sidecar runs as, the CLI name the Deployment and the sidecar call, and the npm
  * scripts CI runs.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { CLIENT_BINARY_IN_PACKAGE } from '../../src/server/main.js';
@@ -48,7 +49,7 @@ const STRICT: ValidatorSettings = {
 
 describe('Dockerfile lint (dockerfile-utils)', () => {
   test('the Dockerfile has no diagnostics, with every rule at error severity', () => {
-    const problems = validate(DOCKERFILE, STRICT).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+    const problems = validate(DOCKERFILE, STRICT).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
     expect(problems).toEqual([]);
   });
 
@@ -207,7 +208,7 @@ describe('Dockerfile structure', () => {
     test('every package the shipped code imports at run time is a production dependency (the image has no others)', () => {
       const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
       const imported = new Set<string>();
-      for (const file of ['src'].flatMap((d) => tsFiles(path.join(REPO_ROOT, d)))) {
+      for (const file of tsFilesUnder(path.join(REPO_ROOT, 'src'))) {
         const text = readFileSync(file, 'utf8');
         const specs = [
           // static imports and re-exports, also multi-line; `import type` is erased by the compiler
@@ -259,12 +260,6 @@ describe('Dockerfile structure', () => {
     });
   });
 });
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? tsFiles(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
-  );
-}
 
 describe('the `premigration-hooks` bin after `npm run build:ts`', () => {
   test('has a node shebang and is executable, so the image can put it on PATH', () => {

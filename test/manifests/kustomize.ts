@@ -55,7 +55,7 @@ export function one(objects: K8sObject[], kind: string, name?: string): K8sObjec
 export function at<T = unknown>(o: unknown, ...keys: (string | number)[]): T {
   let cur: unknown = o;
   for (const [i, k] of keys.entries()) {
-    if (cur === null || typeof cur !== 'object' || !(k in (cur as object))) {
+    if (cur === null || typeof cur !== 'object' || !(k in (cur))) {
       throw new Error(`missing field .${keys.slice(0, i + 1).join('.')}`);
     }
     cur = (cur as Record<string | number, unknown>)[k];

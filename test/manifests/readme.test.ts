@@ -1,10 +1,11 @@
+import { tsFilesUnder } from '../support/files.js';
 /**
  * The README is an admin's runbook, so its commands and tables are checked against the code
  * they describe: the kubectl patches are applied (fast-json-patch, as the apiserver would) to a
  * KubeVirt CR and to the rendered Deployment, and the results are fed to the webhook's own mode
  * and flag logic; names, annotations, metrics and alerts are looked up where they are defined.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { computeMode, GATE_NAME, parseKubeVirtVersion } from '../../src/webhook/admission/mode.js';
@@ -248,7 +249,7 @@ describe('README: the metrics and alerts tables', () => {
     [...text.matchAll(/^\| `([A-Za-z_*]+)` \|/gm)].map((m) => m[1] as string);
 
   test('the metrics table and the code export the same series', () => {
-    const sources = ['src'].flatMap((dir) => listTs(path.join(REPO_ROOT, dir))).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const sources = tsFilesUnder(path.join(REPO_ROOT, 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
     const exported = new Set([...sources.matchAll(/(?:METRIC_PREFIX\}|premigration_hooks_)([a-z_]+)/g)].map((m) => m[1] as string));
     const documented = firstCells(section('Metrics')).filter((m) => !m.endsWith('*'));
     expect(documented.length).toBeGreaterThan(10);
@@ -269,12 +270,3 @@ describe('README: the metrics and alerts tables', () => {
   });
 });
 
-function listTs(dir: string): string[] {
-  return readdirSyncRecursive(dir).filter((f) => f.endsWith('.ts'));
-}
-
-function readdirSyncRecursive(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? readdirSyncRecursive(path.join(dir, e.name)) : [path.join(dir, e.name)],
-  );
-}

@@ -87,7 +87,7 @@ function matches(selector: Selector, obj: Json): boolean {
 }
 
 const meta = (o: Json): Json => (o.metadata ??= {}) as Json;
-const keyOf = (plural: string, o: Json): string => `${plural}/${String(meta(o).namespace ?? '')}/${String(meta(o).name)}`;
+const keyOf = (plural: string, o: Json): string => `${plural}/${typeof meta(o).namespace === 'string' ? (meta(o).namespace as string) : ''}/${meta(o).name as string}`;
 const clone = (o: Json): Json => structuredClone(o);
 
 export interface FakeApiServerOptions {

@@ -47,7 +47,7 @@ export function injectedPod(fixture: string, extra: Partial<AdmitState> = {}, fl
   const state: AdmitState = { gate: { mode: 'inject', gateEnabled: true, kubevirtVersion: 'v1.7.2', reason: 'test' }, settings: injectSettings(flags), ...extra };
   const { review, outcome } = admit(podReview(pod), state);
   if (outcome.result !== 'injected' || !review.response.patch) throw new Error(`${fixture} was not injected: ${outcome.reason}`);
-  return applyPatchChecked(pod, JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8')) as never) as Json;
+  return applyPatchChecked(pod, JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8')) as never);
 }
 
 /** What other admission webhooks have been seen doing to a pod after ours. */

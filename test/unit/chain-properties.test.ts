@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 /**
  * The chain against inputs nobody hand-picked:
  * - every corpus domain, on a large 2-socket SMT-2 host: the chain either returns a well-formed,
@@ -51,7 +52,7 @@ describe('every corpus domain, on a 128-CPU host with the whole host as cpuset',
     for (const file of files) {
       const input = readFileSync(file, 'utf8');
       try {
-        const result = runChain(input, ctx, { hooks: ['cpu-dedicated', 'disk-namespace'] });
+        const result = runChain(input, ctx, { hooks: [...DEFAULT_HOOKS] });
         if (!result.changed) {
           expect(result.xml).toBe(input);
           outcomes.unchanged++;
@@ -60,7 +61,7 @@ describe('every corpus domain, on a 128-CPU host with the whole host as cpuset',
         outcomes.changed++;
         // The reference guard (whole-document walk) agrees with the chain's fast guard.
         compareDomains(DomainXml.parse(input), DomainXml.parse(result.xml));
-        const again = runChain(result.xml, ctx, { hooks: ['cpu-dedicated', 'disk-namespace'] });
+        const again = runChain(result.xml, ctx, { hooks: [...DEFAULT_HOOKS] });
         if (again.changed) crashes.push(`${file}: not idempotent (${again.changes.map((c) => c.path).join(', ')})`);
       } catch (err) {
         if (err instanceof PremigrationError && err.kind !== 'abi') outcomes.refused++;

@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runChain, runHooks } from '../../src/core/chain.js';
@@ -155,7 +156,7 @@ describe('runChain', () => {
 
   test('hooks run in registry order whatever order they are named in', () => {
     const result = runChain(input, { ...ctx, sourceNamespace: 'a', targetNamespace: 'b' }, { hooks: ['disk-namespace', 'cpu-dedicated'] });
-    expect(result.hooks.map((h) => h.name)).toEqual(['cpu-dedicated', 'disk-namespace']);
+    expect(result.hooks.map((h) => h.name)).toEqual([...DEFAULT_HOOKS]);
   });
 
   test('only the named hooks run', () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS, REGISTRY } from '../../src/core/hooks/registry.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -7,7 +8,7 @@ import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../../src/webhook/admiss
 
 type Json = Record<string, unknown>;
 const T0 = Date.parse('2026-11-29T10:00:00Z');
-const HOOKS = ['cpu-dedicated', 'disk-namespace'];
+const HOOKS = [...DEFAULT_HOOKS];
 
 function targetPod(createdMs: number, annotations: Record<string, string> = {}): Json {
   return {
@@ -21,6 +22,9 @@ function targetPod(createdMs: number, annotations: Record<string, string> = {}):
     },
   };
 }
+
+/** The built-ins plus one site hook that upstream has no equivalent of (test data, not shipped). */
+const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: 'none', appliesTo: () => true }]);
 
 describe('ModeTimeline', () => {
   test('nothing is known before the first record; a window reports every mode it overlaps', () => {
@@ -59,10 +63,10 @@ describe('injectionExpected mirrors admit(): inject always, coexist only with si
   test.each([
     ['inject', HOOKS, true],
     ['coexist', HOOKS, false], // both hooks are upstream's own on 1.9+
-    ['coexist', [...HOOKS, 'site-tuning'], true],
+    ['coexist', [...HOOKS, 'site:tuning'], true],
     ['off', HOOKS, false],
   ] as const)('%s with %j → %s', (mode, hooks, expected) => {
-    expect(injectionExpected(mode, hooks)).toBe(expected);
+    expect(injectionExpected(mode, hooks, WITH_SITE_HOOK)).toBe(expected);
   });
 });
 
@@ -92,7 +96,7 @@ describe('classifyTargetPod', () => {
     t.record('coexist', T0 + 100_000);
     expect(at(T0 + 50_000, t)(targetPod(T0 + 50_000))).toBe('not-expected');
     expect(at(T0 + 200_000, t)(targetPod(T0 + 200_000))).toBe('not-expected');
-    expect(at(T0 + 200_000, t, { hooks: [...HOOKS, 'site-tuning'] })(targetPod(T0 + 200_000))).toBe('escaped');
+    expect(at(T0 + 200_000, t, { hooks: [...HOOKS, 'site:tuning'], registry: WITH_SITE_HOOK })(targetPod(T0 + 200_000))).toBe('escaped');
   });
 
   test('a mode change within the window (skew and second resolution included) → unknown, never escaped', () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 /**
  * The express app with the real chain and a real sysfs fixture, served on a unix socket in a
  * temp dir. Only the 500 case swaps in a chain runner that throws (a test double, named so).
@@ -74,7 +75,7 @@ describe('hook server app', () => {
       },
     });
     metrics = new ServerMetrics();
-    metrics.initHooks(['cpu-dedicated', 'disk-namespace']);
+    metrics.initHooks([...DEFAULT_HOOKS]);
     const app = createApp({
       runChain,
       host,

@@ -1,3 +1,4 @@
+import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 import { InputError } from '../../src/core/errors.js';
 import { parseServerSettings, usage, wantsHelp, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from '../../src/server/settings.js';
 
@@ -39,7 +40,7 @@ describe('serve settings', () => {
     expect(s).toEqual({
       socket: '/work/run/hooks.sock',
       sysfs: '/work/fixtures/sys',
-      hooks: ['cpu-dedicated', 'disk-namespace'],
+      hooks: [...DEFAULT_HOOKS],
       installClient: '/work/bin',
       clientBinary: '/x/client',
       clientConf: '/etc/pmh/client.conf',

@@ -1,3 +1,4 @@
+import { REGISTRY } from '../../src/core/hooks/registry.js';
 /**
  * admit() and inject() as pure functions: the skip rules, coexist mode, patch construction
  * against odd-but-valid pods, and the promise to never throw and never deny.
@@ -42,6 +43,9 @@ function review(object: unknown, request: Json = {}): Json {
 function patchOf(body: Json): Json[] {
   return JSON.parse(Buffer.from(body.response.patch as string, 'base64').toString('utf8')) as Json[];
 }
+
+/** The built-ins plus one site hook that upstream has no equivalent of (test data, not shipped). */
+const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: 'none', appliesTo: () => true }]);
 
 describe('must skip (allowed, no patch)', () => {
   const cases: [string, Json, Partial<GateState>, string][] = [
@@ -172,14 +176,14 @@ describe('coexist mode (KubeVirt 1.9+ runs its own hooks)', () => {
   });
 
   test('site hooks only, installed in qemu.d (after upstream hooks/qemu), marker says coexist', () => {
-    const s = settings(['--hooks', 'cpu-dedicated,site-tuning']);
-    const { review: out, outcome } = admit(review(pod('kv110-dedicated-cpu')), state({ mode: 'coexist' }, s));
+    const s = { ...settings(), hooks: ['cpu-dedicated', 'site:tuning'] };
+    const { review: out, outcome } = admit(review(pod('kv110-dedicated-cpu')), { ...state({ mode: 'coexist' }, s), registry: WITH_SITE_HOOK });
     expect(outcome).toMatchObject({ result: 'injected', reason: 'coexist' });
     const patch = patchOf(out as unknown as Json);
     const sidecar = patch.find((op) => op.path === '/spec/initContainers/-')?.value as Json;
-    expect(sidecar.args.slice(-2)).toEqual(['--hooks', 'site-tuning']);
+    expect(sidecar.args.slice(-2)).toEqual(['--hooks', 'site:tuning']);
     const marker = JSON.parse(patch.find((op) => op.path.includes('injected'))?.value as string) as Json;
-    expect(marker).toMatchObject({ mode: 'coexist', hooks: ['site-tuning'] });
+    expect(marker).toMatchObject({ mode: 'coexist', hooks: ['site:tuning'] });
     const mounts = patch.filter((op) => op.path === '/spec/containers/0/volumeMounts/-').map((op) => op.value.mountPath);
     expect(mounts).toEqual(['/etc/libvirt/hooks/qemu.d', '/var/run/premigration-hooks']);
   });
@@ -204,7 +208,7 @@ describe('patch construction against raw JSON', () => {
     expect(paths.indexOf('/spec/initContainers')).toBeLessThan(paths.indexOf('/spec/initContainers/-'));
     expect(paths.indexOf('/spec/containers/0/volumeMounts')).toBeLessThan(paths.indexOf('/spec/containers/0/volumeMounts/-'));
     for (const op of r.patch) expect(op.op).toBe('add');
-    const after = applyPatchChecked(p, r.patch);
+    const after = applyPatchChecked(p, r.patch) as Json;
     expect(after.metadata).toMatchObject({ annotations: { [INJECTED_ANNOTATION]: expect.any(String) } });
   });
 

@@ -1,3 +1,4 @@
+import { REGISTRY } from '../../src/core/hooks/registry.js';
 /**
  * The pure parts of hook reports: token mint/verify, the report wire format both ends share,
  * the server's report builder, its settings, and the webhook's minting at admission.
@@ -114,7 +115,7 @@ describe('report wire validation (what the webhook accepts)', () => {
   const good = { schema: 1, op: 'migrate', result: 'unchanged', durationMs: 1, hooks: [{ name: 'cpu-dedicated', result: 'unchanged', durationMs: 0.1 }] };
 
   test('the label values are bounded: registry hooks plus abi-guard and chain', () => {
-    expect(reportableHooks()).toEqual(['cpu-dedicated', 'disk-namespace', 'abi-guard', 'chain']);
+    expect(reportableHooks()).toEqual([...REGISTRY.names(), 'abi-guard', 'chain']);
   });
 
   test.each([

@@ -1,6 +1,6 @@
 /** `premigration-hooks webhook` flags and environment. */
 import { parseWebhookSettings, usage } from '../../src/webhook/config/settings.js';
-import { REGISTRY } from '../../src/core/hooks/registry.js';
+import { DEFAULT_HOOKS, REGISTRY } from '../../src/core/hooks/registry.js';
 import { InputError } from '../../src/core/errors.js';
 
 const base = ['--tls-cert-dir', '/etc/webhook/certs', '--image', 'quay.io/example/premigration-hooks:v0.1.0'];
@@ -15,7 +15,7 @@ describe('parseWebhookSettings', () => {
     });
     expect(s.inject).toEqual({
       image: 'quay.io/example/premigration-hooks:v0.1.0', imagePullPolicy: 'IfNotPresent', imageCommand: 'premigration-hooks',
-      sidecarMode: 'native', hooks: ['cpu-dedicated', 'disk-namespace'], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
+      sidecarMode: 'native', hooks: [...DEFAULT_HOOKS], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
       guaranteed: { cpu: '100m', memory: '128Mi' }, burstable: { cpu: '10m', memory: '64Mi' },
     });
   });
@@ -53,8 +53,8 @@ describe('parseWebhookSettings', () => {
     [[...base, 'stray'], /unexpected argument/],
     [[...base, '--dev-self-signed=perhaps'], /true or false/],
   ])('rejects %j', (argv, message) => {
-    expect(() => parseWebhookSettings(argv as string[])).toThrow(InputError);
-    expect(() => parseWebhookSettings(argv as string[])).toThrow(message as RegExp);
+    expect(() => parseWebhookSettings(argv)).toThrow(InputError);
+    expect(() => parseWebhookSettings(argv)).toThrow(message);
   });
 
   test('usage lists every flag with its environment variable', () => {

@@ -105,7 +105,11 @@ function twoSocketNode(root: string, domain: string, out: string[]): void {
   out.push(indent(explainOrRefusal(domain, flags, host).text));
 }
 
-export async function main(argv: string[]): Promise<number> {
+export function main(argv: string[]): Promise<number> {
+  return Promise.resolve(run(argv));
+}
+
+function run(argv: string[]): number {
   if (argv.includes('-h') || argv.includes('--help')) {
     process.stdout.write('usage: premigration-hooks demo\n\nRun explain on a bundled KubeVirt dedicated-CPU domain against this machine and a 2-socket fixture.\n');
     return 0;

@@ -7,7 +7,7 @@
 import type { GateState } from './types.js';
 import { inject } from './inject.js';
 import { reportEnvFor, type ReportMinting } from './report-env.js';
-import { REGISTRY } from '../../core/hooks/registry.js';
+import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import type { InjectSettings } from './types.js';
 import { targetSkipReason } from './target.js';
 
@@ -20,6 +20,8 @@ export interface AdmitState {
   settings: InjectSettings;
   /** Present when hook reports are configured (--report-url and --report-key-file). */
   report?: ReportMinting;
+  /** The hooks known right now (built-ins, later with site hooks); default: the built-ins. */
+  registry?: HookRegistry;
 }
 
 export type AdmitResult = 'injected' | 'skipped' | 'error';
@@ -91,7 +93,7 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   if (notTarget) return done('skipped', notTarget);
   const mode = state.gate.mode;
   if (mode === 'off') return done('skipped', 'mode-off');
-  const hooks = REGISTRY.forMode(mode, state.settings.hooks);
+  const hooks = (state.registry ?? REGISTRY).forMode(mode, state.settings.hooks);
   if (hooks.length === 0) return done('skipped', 'no-site-hooks');
 
   const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;

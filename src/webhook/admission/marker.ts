@@ -39,7 +39,7 @@ export function parseMarker(value: unknown): InjectedMarker | undefined {
   return {
     version,
     mode,
-    hooks: hooks as string[],
+    hooks: hooks,
     sidecar,
     ...(QOS.includes(qos as QosClass) ? { qos: qos as QosClass } : {}),
     ...(str(container) ? { container: container as string } : {}),

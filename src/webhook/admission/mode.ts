@@ -167,8 +167,8 @@ function statusOf(cr: unknown): KubeVirtStatus {
 
 function sortKey(cr: unknown): string {
   const m = obj(obj(cr).metadata);
-  const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : String(m.creationTimestamp ?? '');
-  return `${created}\u0000${String(m.name ?? '')}`;
+  const created = m.creationTimestamp instanceof Date ? m.creationTimestamp.toISOString() : typeof m.creationTimestamp === 'string' ? m.creationTimestamp : '';
+  return `${created}\u0000${typeof m.name === 'string' ? m.name : ''}`;
 }
 
 /**

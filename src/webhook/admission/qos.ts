@@ -64,7 +64,7 @@ export function qosClass(spec: unknown): QosClass {
   const s = record(spec);
   const podLevel = record(s.resources);
   if (Object.keys(record(podLevel.requests)).length || Object.keys(record(podLevel.limits)).length) {
-    return classify([podLevel as ResourceRequirements]);
+    return classify([podLevel]);
   }
   return classify(containersOf(s).map((c) => record(c.resources) as ResourceRequirements));
 }

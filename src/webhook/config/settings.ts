@@ -2,7 +2,7 @@
  * `premigration-hooks webhook` flags and PREMIGRATION_HOOKS_* environment → validated settings.
  * Pure: argv and env in, settings or InputError out. A flag beats its environment variable.
  */
-import { parseList, parseOnError, parsePositiveInt, type OnErrorPolicy } from '../../shared/config.js';
+import { parseList, parseOnError, parsePositiveInt } from '../../shared/config.js';
 import { InputError } from '../../core/errors.js';
 import type { GateSource, InjectSettings, LogLevel, SidecarMode } from '../admission/types.js';
 import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
@@ -165,7 +165,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     bindAddress: f.get('bind-address') ?? '0.0.0.0',
     gateSource: oneOf<GateSource>('gate-source', f.get('gate-source'), ['kubevirt', 'always', 'never'], 'kubevirt'),
     kubevirtNamespace,
-    ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') as string } : {}),
+    ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') } : {}),
     watchTargetPods: bool('watch-target-pods', f.get('watch-target-pods')),
     maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), 4 * 1024 * 1024),
     certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),

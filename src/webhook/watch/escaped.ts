@@ -22,13 +22,13 @@
  * The core (ModeTimeline, classifyTargetPod, slimPod) is pure; createEscapedPodWatcher is the
  * thin shell: a restarting informer (src/webhook/watch/informer.ts) plus two counters.
  */
-import { CoreV1Api, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
 import { createRestartingInformer, type BackoffOptions, type RestartingInformer } from './informer.js';
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_APP, MIGRATION_JOB_LABEL } from '../admission/names.js';
-import { REGISTRY } from '../../core/hooks/registry.js';
+import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import { targetSkipReason } from '../admission/target.js';
 import type { Mode } from '../admission/types.js';
 
@@ -41,8 +41,8 @@ export type TargetPodOutcome = 'injected' | 'opted-out' | 'escaped' | 'not-expec
 export const OUTCOMES: readonly TargetPodOutcome[] = ['injected', 'opted-out', 'escaped', 'not-expected', 'unknown'];
 
 /** Would admit() inject a target pod in this mode, with these configured hooks? (mirrors admit.ts) */
-export function injectionExpected(mode: Mode, hooks: readonly string[]): boolean {
-  return mode !== 'off' && REGISTRY.forMode(mode, hooks).length > 0;
+export function injectionExpected(mode: Mode, hooks: readonly string[], registry: HookRegistry = REGISTRY): boolean {
+  return mode !== 'off' && registry.forMode(mode, hooks).length > 0;
 }
 
 /**
@@ -91,6 +91,8 @@ export interface ClassifyOptions {
   timeline: ModeTimeline;
   /** The webhook's configured hooks (--hooks): coexist injects only those upstream lacks. */
   hooks: readonly string[];
+  /** The hooks known right now; default: the built-ins. */
+  registry?: HookRegistry;
   skewMs?: number;
   /** Epoch ms; the window must be over before a pod without a marker can be judged. */
   now: number;
@@ -116,7 +118,7 @@ export function classifyTargetPod(pod: unknown, opts: ClassifyOptions): TargetPo
   if (opts.now < judgeableAt(created, skew)) return 'pending';
   const modes = opts.timeline.modesDuring(created - skew, judgeableAt(created, skew));
   if (!modes || modes.size === 0) return 'unknown';
-  const expected = [...modes].map((m) => injectionExpected(m, opts.hooks));
+  const expected = [...modes].map((m) => injectionExpected(m, opts.hooks, opts.registry));
   if (expected.every(Boolean)) return 'escaped';
   if (!expected.some(Boolean)) return 'not-expected';
   return 'unknown';
@@ -127,7 +129,7 @@ export function classifyTargetPod(pod: unknown, opts: ClassifyOptions): TargetPo
  * annotations. A cluster-wide cache of whole launcher pods would cost megabytes for nothing.
  */
 export function slimPod<T extends KubernetesObject>(pod: T): T {
-  const m = isObject(pod.metadata) ? (pod.metadata as Json) : {};
+  const m = isObject(pod.metadata) ? (pod.metadata) : {};
   const labels = isObject(m.labels) ? m.labels : {};
   const annotations = isObject(m.annotations) ? m.annotations : {};
   const pick = (from: Json, keys: string[]): Json =>
@@ -236,7 +238,7 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
     kubeConfig: opts.kubeConfig,
     path: '/api/v1/pods',
     labelSelector: TARGET_POD_SELECTOR,
-    list: async () => (await api.listPodForAllNamespaces({ labelSelector: TARGET_POD_SELECTOR })) as KubernetesListObject<KubernetesObject>,
+    list: async () => (await api.listPodForAllNamespaces({ labelSelector: TARGET_POD_SELECTOR })),
     transform: slimPod,
     handlers: {
       add: onAdd,

@@ -67,11 +67,12 @@ export function createGateProvider(settings: GateProviderSettings, deps: GatePro
     return {
       current: () => state,
       synced: () => true,
-      async start() {
+      start() {
         log.info({ mode: state.mode, gateEnabled: state.gateEnabled, reason: state.reason }, 'mode');
         deps.onChange?.(state);
+        return Promise.resolve();
       },
-      async stop() {},
+      stop: () => Promise.resolve(),
     };
   }
 

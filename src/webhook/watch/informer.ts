@@ -73,7 +73,7 @@ export interface InformerHandlers<T> {
   update?(obj: T): void;
   delete?(obj: T): void;
   /** Once, when the first list has been applied to the cache. */
-  synced?(): void;
+  synced?: () => void;
   /** After each failure; a restart follows in `restartInMs`. */
   error?(err: unknown, restartInMs: number): void;
 }
@@ -154,7 +154,7 @@ class TappedWatch extends Watch {
 
 const message = (err: unknown): string => {
   if (err instanceof Error) return err.message;
-  if (err !== null && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+  if (err !== null && typeof err === 'object' && 'message' in err) return String((err).message);
   return String(err);
 };
 
