@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 /**
  * One entry point: `premigration-hooks <command>`. Each command lives in its own module,
- * loaded on demand so that e.g. `mutate` never pays for express or the Kubernetes client.
+ * loaded on demand so that e.g. `mutate` never pays for the webhook's Kubernetes client.
  */
-import { PRODUCT, VERSION } from '../shared/config.js';
+import { PRODUCT, VERSION } from '../shared/version.js';
 
-const commands: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
-  mutate: () => import('./commands/mutate.js'),
-  explain: () => import('./commands/explain.js'),
-  demo: () => import('./commands/demo.js'),
-  healthcheck: () => import('./commands/healthcheck.js'),
-  serve: () => import('../server/main.js'),
-  webhook: () => import('../webhook/main.js'),
+type Command = { main(argv: string[]): Promise<number> };
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  mutate: { summary: 'rewrite a domain XML for a migration target (stdin → stdout)', load: () => import('./commands/mutate.js') },
+  explain: { summary: 'show what mutate would change, and why', load: () => import('./commands/explain.js') },
+  demo: { summary: 'the target-side rewrite on this machine, no cluster needed', load: () => import('./commands/demo.js') },
+  healthcheck: { summary: 'probe a hook server\'s socket (exit 0 when it answers)', load: () => import('./commands/healthcheck.js') },
+  serve: { summary: 'the in-pod hook server (the injected sidecar)', load: () => import('../server/main.js') },
+  webhook: { summary: 'the mutating admission webhook', load: () => import('../webhook/main.js') },
 };
 
-const usage = `usage: ${PRODUCT} <${Object.keys(commands).join('|')}> [flags]   (${PRODUCT} <command> --help)`;
+const usage = [
+  `usage: ${PRODUCT} <command> [flags]`,
+  '',
+  ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`),
+  `  ${'help'.padEnd(12)}help <command> prints that command's flags`,
+  `  ${'version'.padEnd(12)}print the version`,
+  '',
+].join('\n');
 
 async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -22,13 +31,24 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const load = name ? commands[name] : undefined;
-  if (!load) {
-    process.stderr.write(`${usage}\n`);
-    return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    process.stdout.write(usage);
+    return 0;
   }
-  const mod = await load();
-  return mod.main(rest);
+  if (name === 'help') {
+    const topic = commands[rest[0] as string];
+    if (!topic) {
+      process.stderr.write(`${PRODUCT}: unknown command "${rest[0]}"; commands: ${Object.keys(commands).join(', ')}\n`);
+      return 2;
+    }
+    return (await topic.load()).main(['--help']);
+  }
+  const command = name === undefined ? undefined : commands[name];
+  if (!command) {
+    process.stderr.write(name === undefined ? usage : `${PRODUCT}: unknown command "${name}"; commands: ${Object.keys(commands).join(', ')} (${PRODUCT} --help)\n`);
+    return 2;
+  }
+  return (await command.load()).main(rest);
 }
 
 run(process.argv.slice(2)).then(

@@ -6,8 +6,8 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { OnErrorPolicy } from '../shared/config.js';
-import { PRODUCT } from '../shared/config.js';
+import type { OnErrorPolicy } from '../protocol/policy.js';
+import { PRODUCT } from '../shared/version.js';
 
 /** File name inside qemu.d/; libvirt runs qemu.d entries in byte order after hooks/qemu. */
 export const CLIENT_INSTALL_NAME = 'premigration-hooks-client';

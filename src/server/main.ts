@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRODUCT, VERSION } from '../shared/config.js';
+import { VERSION } from '../shared/version.js';
 import { InputError } from '../core/errors.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { runChain, type ChainOptions } from '../core/chain.js';
@@ -22,6 +22,7 @@ import { installClient, writeClientConf } from './install.js';
 import { ServerMetrics } from './metrics.js';
 import { reporterFor } from './report-setup.js';
 import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
+import { reportUsageError } from '../shared/flags.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
 import { warmUp } from './warmup.js';
 
@@ -59,17 +60,15 @@ function nextStopSignal(): { promise: Promise<NodeJS.Signals>; dispose: () => vo
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (wantsHelp(argv)) {
-    process.stdout.write(usage());
-    return 0;
-  }
   let settings: ServerSettings;
   try {
+    if (wantsHelp(argv)) {
+      process.stdout.write(usage());
+      return 0;
+    }
     settings = parseServerSettings(argv, process.env, { clientBinary: path.join(packageRoot(), CLIENT_BINARY_IN_PACKAGE) });
   } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    process.stderr.write(`${PRODUCT} serve: ${err.message}\n${usage()}`);
-    return 2;
+    return reportUsageError('serve', err);
   }
   const log = createLogger('hook-server', settings.logLevel);
   // Registered before the (short) start-up, so a SIGTERM during it still stops us cleanly.

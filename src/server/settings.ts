@@ -4,14 +4,15 @@
  * environment variable.
  */
 import path from 'node:path';
-import { parseList, parseOnError, parsePositiveInt, PRODUCT, type OnErrorPolicy } from '../shared/config.js';
+import { flagIsTrue, parseFlags, parseList, parsePositiveInt, usageText, type FlagTable } from '../shared/flags.js';
+import { parseOnError, type OnErrorPolicy } from '../protocol/policy.js';
 import { InputError } from '../core/errors.js';
+import { REGISTRY } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -51,14 +52,7 @@ export interface SettingsDefaults {
   clientBinary: string;
 }
 
-interface FlagSpec {
-  env: string;
-  help: string;
-  /** Takes no value (`--flag`, or `--flag=true|false`); its environment variable is true|false. */
-  boolean?: true;
-}
-
-const FLAGS: Record<string, FlagSpec> = {
+const FLAGS: FlagTable = {
   socket: { env: 'SOCKET', help: 'unix socket to listen on (required)' },
   sysfs: { env: 'SYSFS', help: 'sysfs root for the node topology (default /sys)' },
   hooks: { env: 'HOOKS', help: 'comma-separated hooks to run (default: all default-enabled hooks)' },
@@ -77,50 +71,12 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 export function usage(): string {
-  const left = Object.entries(FLAGS).map(([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`);
-  const width = Math.max(...left.map((l) => l.length)) + 2; // a column wide enough for the longest flag
-  const lines = Object.values(FLAGS).map((spec, i) => `${(left[i] as string).padEnd(width)}${spec.help}  [$${ENV_PREFIX}${spec.env}]`);
-  return `usage: ${PRODUCT} serve --socket <path> [flags]\n${lines.join('\n')}\n`;
+  return usageText('serve', '--socket <path> [flags]', FLAGS);
 }
 
-/** True when argv asks for help rather than a server. */
-export function wantsHelp(argv: string[]): boolean {
-  return argv.includes('--help') || argv.includes('-h');
-}
-
-/** Raw values: the environment first, then argv over it. */
-function collect(argv: string[], env: Record<string, string | undefined>): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const [name, spec] of Object.entries(FLAGS)) {
-    const v = env[ENV_PREFIX + spec.env];
-    if (v !== undefined && v !== '') values.set(name, v);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) throw new InputError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const spec = FLAGS[name];
-    if (!spec) throw new InputError(`unknown flag --${name}`);
-    if (spec.boolean && eq < 0) {
-      values.set(name, 'true');
-      continue;
-    }
-    if (eq >= 0) {
-      values.set(name, arg.slice(eq + 1));
-      continue;
-    }
-    const next = argv[++i];
-    if (next === undefined || next.startsWith('--')) throw new InputError(`--${name} needs a value`);
-    values.set(name, next);
-  }
-  return values;
-}
-
-function booleanFlag(name: string, value: string | undefined): boolean {
-  if (value === undefined || value === 'false') return false;
-  if (value === 'true') return true;
-  throw new InputError(`--${name} must be true or false, got "${value}"`);
+/** --help asked for (argv only; the environment cannot ask for help). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return parseFlags(FLAGS, argv).help;
 }
 
 /** The client config is line-based: a path with a newline or `#` would corrupt it. */
@@ -129,7 +85,6 @@ function confSafePath(name: string, value: string): string {
   return value;
 }
 
-const HOOK_NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function namespace(name: string, v: string | undefined): string | undefined {
@@ -144,7 +99,7 @@ export function parseServerSettings(
   defaults: SettingsDefaults,
   cwd: string = process.cwd(),
 ): ServerSettings {
-  const f = collect(argv, env);
+  const f = parseFlags(FLAGS, argv, env).values;
   const abs = (p: string): string => path.resolve(cwd, p);
 
   const socketRaw = f.get('socket');
@@ -154,7 +109,11 @@ export function parseServerSettings(
   if (Buffer.byteLength(socket) > 107) throw new InputError(`--socket path is longer than 107 bytes: "${socket}"`);
 
   const hooks = parseList(f.get('hooks'));
-  for (const h of hooks ?? []) if (!HOOK_NAME_RE.test(h)) throw new InputError(`--hooks: invalid hook name "${h}"`);
+  try {
+    REGISTRY.resolve(hooks);
+  } catch (err) {
+    throw new InputError(`--hooks: ${(err as Error).message}`);
+  }
 
   const logLevel = f.get('log-level') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -172,7 +131,7 @@ export function parseServerSettings(
   if (!path.isAbsolute(clientSocket)) throw new InputError(`--client-socket must be absolute, got "${clientSocket}"`);
 
   const installClient = f.get('install-client');
-  const installOnly = booleanFlag('install-only', f.get('install-only'));
+  const installOnly = flagIsTrue(f, 'install-only');
   // Without a directory to install into, an install-only run would do nothing useful: say so now.
   if (installOnly && !installClient) throw new InputError('--install-only needs --install-client');
   return {
@@ -193,7 +152,7 @@ export function parseServerSettings(
   };
 }
 
-function reportSetting(f: Map<string, string>): { report?: ReportSetting } {
+function reportSetting(f: ReadonlyMap<string, string>): { report?: ReportSetting } {
   const report = parseReportTarget((name) => f.get(name));
   return 'disabled' in report && report.disabled === NOT_CONFIGURED ? {} : { report };
 }

@@ -7,14 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { VERSION } from '../shared/config.js';
-import { InputError } from '../core/errors.js';
+import { VERSION } from '../shared/version.js';
 import { createLogger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
 import { createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './http/app.js';
 import { createWebhookMetrics } from './http/metrics.js';
 import { closeTheLoop } from './http/report-setup.js';
-import { parseWebhookSettings, usage, type WebhookSettings } from './config/settings.js';
+import { parseWebhookSettings, usage, wantsHelp, type WebhookSettings } from './config/settings.js';
+import { reportUsageError } from '../shared/flags.js';
 import { CertReloader, generateSelfSigned } from './http/tls.js';
 import { createWatches, type Watches } from './watch/watches.js';
 import type { GateProvider, GateState } from './admission/types.js';
@@ -29,17 +29,15 @@ export function fixedGate(source: 'always' | 'never'): GateProvider {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(usage());
-    return 0;
-  }
   let settings: WebhookSettings;
   try {
+    if (wantsHelp(argv)) {
+      process.stdout.write(usage());
+      return 0;
+    }
     settings = parseWebhookSettings(argv, process.env);
   } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    process.stderr.write(`premigration-hooks webhook: ${err.message}\n`);
-    return 2;
+    return reportUsageError('webhook', err);
   }
   const logger = createLogger('webhook', settings.logLevel);
   const registry = createRegistry({ defaults: true });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { runChain } from '../../src/core/chain.js';
 import { parseCpuList } from '../../src/core/topology/index.js';
 import { readHostTopology } from '../../src/node/sysfs.js';
-import type { OnErrorPolicy } from '../../src/shared/config.js';
+import type { OnErrorPolicy } from '../../src/protocol/policy.js';
 import { CLI, CLIENT, requireBuilt } from '../integration/server-harness.js';
 import {
   Daemon,

@@ -9,7 +9,7 @@ import { runChain } from '../../src/core/chain.js';
 import { formatClientConf } from '../../src/server/install.js';
 import { parseCpuList } from '../../src/core/topology/index.js';
 import { readHostTopology } from '../../src/node/sysfs.js';
-import type { OnErrorPolicy } from '../../src/shared/config.js';
+import type { OnErrorPolicy } from '../../src/protocol/policy.js';
 import {
   CLI,
   CLIENT,

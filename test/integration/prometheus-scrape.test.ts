@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { VERSION } from '../../src/shared/config.js';
+import { VERSION } from '../../src/shared/version.js';
 import { GATE_NAME } from '../../src/webhook/admission/mode.js';
 import { at, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
 import { FakeApiServer, KUBEVIRTS } from '../support/fake-apiserver.js';

@@ -63,7 +63,7 @@ describe('mutate', () => {
   test.each([
     ['missing --cpuset', ['mutate'], /--cpuset is required/],
     ['bad cpuset', ['mutate', '--cpuset', '3-1'], /invalid CPU list "3-1"/],
-    ['unknown flag', ['mutate', '--cpuset', '1', '--cpus', '2'], /Unknown option '--cpus'/],
+    ['unknown flag', ['mutate', '--cpuset', '1', '--cpus', '2'], /unknown flag --cpus/],
     ['unknown hook', ['mutate', '--cpuset', '1', '--hooks', 'cpu-dedicated,nope'], /unknown hook "nope"; valid hooks: cpu-dedicated, disk-namespace/],
     ['one namespace only', ['mutate', '--cpuset', '1', '--source-namespace', 'a'], /go together/],
     ['sysfs root that is not one', ['mutate', '--cpuset', '1', '--sysfs', '/nonexistent'], /does not look like a sysfs root/],

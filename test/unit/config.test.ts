@@ -1,4 +1,5 @@
-import { parseList, parseOnError, parsePositiveInt } from '../../src/shared/config.js';
+import { parseList, parsePositiveInt } from '../../src/shared/flags.js';
+import { parseOnError } from '../../src/protocol/policy.js';
 import { InputError } from '../../src/core/errors.js';
 
 describe('config primitives', () => {

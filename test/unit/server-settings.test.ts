@@ -79,7 +79,7 @@ describe('serve settings', () => {
     expect(parse([...base, '--install-only=false'], { PREMIGRATION_HOOKS_INSTALL_ONLY: 'true' })).not.toHaveProperty('installOnly');
     expect(parse(base)).not.toHaveProperty('installOnly');
     expect(() => parse(['--socket', '/s', '--install-only'])).toThrow(new InputError('--install-only needs --install-client'));
-    expect(() => parse([...base, '--install-only=yes'])).toThrow(/--install-only must be true or false, got "yes"/);
+    expect(() => parse([...base, '--install-only=yes'])).toThrow(/--install-only must be true or false \(or 1 or 0\), got "yes"/);
     expect(() => parse([...base, '--install-only', 'true'])).toThrow(/unexpected argument "true"/);
   });
 
@@ -97,7 +97,7 @@ describe('serve settings', () => {
     [['--socket', '/s', '--timeout-ms', '0'], /--timeout-ms must be a positive integer/],
     [['--socket', '/s', '--max-body-bytes', '4MiB'], /--max-body-bytes must be a positive integer/],
     [['--socket', '/s', '--log-level', 'verbose'], /--log-level must be one of/],
-    [['--socket', '/s', '--hooks', 'CPU_Dedicated'], /invalid hook name "CPU_Dedicated"/],
+    [['--socket', '/s', '--hooks', 'CPU_Dedicated'], /--hooks: unknown hook "CPU_Dedicated"/],
     [['--socket', '/s', '--source-namespace', 'a'], /go together/],
     [['--socket', '/s', '--source-namespace', 'A', '--target-namespace', 'b'], /not a valid namespace name: "A"/],
     [['--socket', '/s', '--client-socket', 'rel/hooks.sock'], /--client-socket must be absolute/],

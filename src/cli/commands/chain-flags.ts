@@ -3,8 +3,7 @@
  * hook context, and the one-line error contract (exit 2 + one stderr line for a refusal, bad
  * input or bad flags; anything else is a fault and exits 1 through cli.ts).
  */
-import { parseArgs } from 'node:util';
-import { PRODUCT } from '../../shared/config.js';
+import { parseFlags, parseList, usageText, type FlagTable } from '../../shared/flags.js';
 import { InputError, PremigrationError, XmlError } from '../../core/errors.js';
 import type { HookContext } from '../../core/hooks/types.js';
 import { DEFAULT_HOOKS, hookNames } from '../../core/hooks/registry.js';
@@ -23,56 +22,40 @@ export interface ChainFlags {
   targetNamespace: string | undefined;
 }
 
+const FLAGS: FlagTable = {
+  cpuset: { value: '<list>', help: 'the target compute container\'s exclusive CPUs, e.g. 2-5,10 (required)' },
+  sysfs: { value: '<root>', help: 'directory that plays /sys for the node topology (default /sys)' },
+  hooks: { value: '<a,b>', help: `hooks to run (default: ${DEFAULT_HOOKS.join(',')}); they run in registry order` },
+  'source-namespace': { value: '<ns>', help: 'cross-namespace migration: namespace the VM comes from' },
+  'target-namespace': { value: '<ns>', help: '... and the namespace it lands in (disk-namespace hook)' },
+};
+
 export function chainUsage(command: string, summary: string): string {
-  return [
-    `usage: ${PRODUCT} ${command} --cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X --target-namespace Y] < domain.xml`,
-    '',
+  return usageText(
+    command,
+    '--cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X --target-namespace Y] < domain.xml',
+    FLAGS,
     summary,
-    '',
-    '  --cpuset <list>           the target compute container\'s exclusive CPUs, e.g. 2-5,10 (required)',
-    '  --sysfs <root>            directory that plays /sys for the node topology (default /sys)',
-    `  --hooks <a,b>             hooks to run (default: ${DEFAULT_HOOKS.join(',')}); they run in registry order`,
-    '  --source-namespace <ns>   cross-namespace migration: namespace the VM comes from',
-    '  --target-namespace <ns>   ... and the namespace it lands in (disk-namespace hook)',
-    '',
-    'Exit 0: done. Exit 2: a hook refused, the input is bad, or a flag is wrong (one line on stderr).',
-  ].join('\n');
+  ) + 'Exit 0: done. Exit 2: a hook refused, the input is bad, or a flag is wrong (one line on stderr).\n';
 }
 
 /** Parses argv; returns 'help' for -h/--help. Throws InputError for anything wrong. */
 export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        cpuset: { type: 'string' },
-        sysfs: { type: 'string' },
-        hooks: { type: 'string' },
-        'source-namespace': { type: 'string' },
-        'target-namespace': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    // node's messages are good ("Unknown option '--cpus'…"), but can span lines.
-    throw new InputError(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) return 'help';
-  if (values.cpuset === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
-  const cpuset = parseCpuList(values.cpuset);
+  const { values, help } = parseFlags(FLAGS, argv);
+  if (help) return 'help';
+  const cpusetText = values.get('cpuset');
+  if (cpusetText === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
+  const cpuset = parseCpuList(cpusetText);
   if (cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
-  const src = values['source-namespace'];
-  const dst = values['target-namespace'];
+  const src = values.get('source-namespace');
+  const dst = values.get('target-namespace');
   if ((src === undefined) !== (dst === undefined)) throw new InputError('--source-namespace and --target-namespace go together');
   let hooks: string[] | undefined;
-  if (values.hooks !== undefined) {
-    hooks = values.hooks.split(',').map((s) => s.trim()).filter(Boolean);
-    if (hooks.length === 0) throw new InputError(`--hooks is empty; valid hooks: ${hookNames().join(', ')}`);
+  if (values.has('hooks')) {
+    hooks = parseList(values.get('hooks'));
+    if (hooks === undefined) throw new InputError(`--hooks is empty; valid hooks: ${hookNames().join(', ')}`);
   }
-  return { cpuset, sysfs: values.sysfs ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst };
+  return { cpuset, sysfs: values.get('sysfs') ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst };
 }
 
 export function loadHost(sysfs: string): HostTopology {
@@ -111,13 +94,4 @@ export async function readStdin(maxBytes = DEFAULT_MAX_XML_BYTES, stream: AsyncI
   }
 }
 
-/**
- * Exit 2 with exactly one stderr line for the errors a caller can act on; rethrow faults
- * (cli.ts prints them and exits 1).
- */
-export function reportUsageError(command: string, err: unknown): number {
-  if (!(err instanceof PremigrationError)) throw err;
-  const line = err.message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
-  process.stderr.write(`${PRODUCT} ${command}: ${line}\n`);
-  return 2;
-}
+

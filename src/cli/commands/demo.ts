@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseFlags, reportUsageError, usageText } from '../../shared/flags.js';
 import { runChain } from '../../core/chain.js';
 import { PremigrationError } from '../../core/errors.js';
 import { readGuestCpuSignals } from '../../core/hooks/cpu-dedicated.js';
@@ -110,9 +111,13 @@ export function main(argv: string[]): Promise<number> {
 }
 
 function run(argv: string[]): number {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    process.stdout.write('usage: premigration-hooks demo\n\nRun explain on a bundled KubeVirt dedicated-CPU domain against this machine and a 2-socket fixture.\n');
-    return 0;
+  try {
+    if (parseFlags({}, argv).help) {
+      process.stdout.write(usageText('demo', '', {}, 'Run explain on a bundled KubeVirt dedicated-CPU domain against this machine and a 2-socket fixture.'));
+      return 0;
+    }
+  } catch (err) {
+    return reportUsageError('demo', err);
   }
   const root = findRoot();
   const domain = readFileSync(join(root, DEMO_DOMAIN), 'utf8');

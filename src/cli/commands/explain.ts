@@ -7,7 +7,8 @@ import { runChain, type ChainResult } from '../../core/chain.js';
 import { formatCpuList } from '../../core/topology/index.js';
 import { describeTopology } from '../../core/topology/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
-import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin, reportUsageError, type ChainFlags } from './chain-flags.js';
+import { reportUsageError } from '../../shared/flags.js';
+import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin, type ChainFlags } from './chain-flags.js';
 import { unifiedDiff } from './line-diff.js';
 
 /** Mask passwd='…' (VNC/SPICE) in a line shown to the user. */
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const flags = parseChainFlags(argv);
     if (flags === 'help') {
-      process.stdout.write(`${chainUsage('explain', 'Show what mutate would change, and why, as a readable diff and summary.')}\n`);
+      process.stdout.write(chainUsage('explain', 'Show what mutate would change, and why, as a readable diff and summary.'));
       return 0;
     }
     const host = loadHost(flags.sysfs);

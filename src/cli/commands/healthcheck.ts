@@ -4,20 +4,22 @@
  * injected sidecar: it proves the server is listening, which a file-exists test cannot.
  */
 import { request } from 'node:http';
-import { parsePositiveInt } from '../../shared/config.js';
+import { parseFlags, parsePositiveInt, reportUsageError, usageText, type FlagTable } from '../../shared/flags.js';
 import { InputError } from '../../core/errors.js';
 
-function parseArgs(argv: string[]): { socket: string; timeoutMs: number } {
-  let socket: string | undefined;
-  let timeout: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--socket') socket = argv[++i];
-    else if (arg === '--timeout-ms') timeout = argv[++i];
-    else throw new InputError(`unknown argument "${arg}"`);
-  }
+const FLAGS: FlagTable = {
+  socket: { value: '<path>', help: 'the hook server\'s unix socket (required)' },
+  'timeout-ms': { value: '<n>', help: 'give up after this long (default 2000)' },
+};
+
+const usage = (): string => usageText('healthcheck', '--socket <path> [--timeout-ms <n>]', FLAGS, 'Exit 0 when the hook server answers GET /healthz with 200 on its unix socket, else 1.');
+
+function parseHealthcheckFlags(argv: string[]): { socket: string; timeoutMs: number } | 'help' {
+  const { values, help } = parseFlags(FLAGS, argv);
+  if (help) return 'help';
+  const socket = values.get('socket');
   if (!socket) throw new InputError('--socket <path> is required');
-  return { socket, timeoutMs: parsePositiveInt('--timeout-ms', timeout, 2000) };
+  return { socket, timeoutMs: parsePositiveInt('--timeout-ms', values.get('timeout-ms'), 2000) };
 }
 
 export function probe(socketPath: string, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
@@ -35,10 +37,14 @@ export function probe(socketPath: string, timeoutMs: number): Promise<{ ok: bool
 export async function main(argv: string[]): Promise<number> {
   let args: { socket: string; timeoutMs: number };
   try {
-    args = parseArgs(argv);
+    const parsed = parseHealthcheckFlags(argv);
+    if (parsed === 'help') {
+      process.stdout.write(usage());
+      return 0;
+    }
+    args = parsed;
   } catch (err) {
-    process.stderr.write(`premigration-hooks healthcheck: ${(err as Error).message}\n`);
-    return 2;
+    return reportUsageError('healthcheck', err);
   }
   const { ok, detail } = await probe(args.socket, args.timeoutMs);
   if (!ok) process.stderr.write(`premigration-hooks healthcheck: ${args.socket}: ${detail}\n`);

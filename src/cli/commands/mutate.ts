@@ -4,13 +4,14 @@
  * scripts: exit 0 with the XML, or exit 2 with one line on stderr and nothing on stdout.
  */
 import { runChain } from '../../core/chain.js';
-import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin, reportUsageError } from './chain-flags.js';
+import { reportUsageError } from '../../shared/flags.js';
+import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin } from './chain-flags.js';
 
 export async function main(argv: string[]): Promise<number> {
   try {
     const flags = parseChainFlags(argv);
     if (flags === 'help') {
-      process.stdout.write(`${chainUsage('mutate', 'Rewrite a libvirt domain XML for this migration target; print the result.')}\n`);
+      process.stdout.write(chainUsage('mutate', 'Rewrite a libvirt domain XML for this migration target; print the result.'));
       return 0;
     }
     const ctx = contextFor(flags, loadHost(flags.sysfs));

@@ -8,7 +8,7 @@
  * applied locally and checked (verify-patch.ts) before it is returned.
  */
 import type { Operation } from 'fast-json-patch';
-import { VERSION } from '../../shared/config.js';
+import { VERSION } from '../../shared/version.js';
 import {
   BASE_NAME, BIN_SUBPATH, CLIENT_CONF_PATH, COMPUTE_CONTAINER, HOOKS_DIR, INJECTED_ANNOTATION, RUN_DIR,
   RUN_SUBPATH, SOCKET_PATH, type InjectedMarker,

@@ -1,4 +1,4 @@
-import type { OnErrorPolicy } from '../../shared/config.js';
+import type { OnErrorPolicy } from '../../protocol/policy.js';
 /** Shared webhook types: the gate/mode state that admission decisions depend on. */
 
 /**

@@ -2,7 +2,8 @@
  * `premigration-hooks webhook` flags and PREMIGRATION_HOOKS_* environment → validated settings.
  * Pure: argv and env in, settings or InputError out. A flag beats its environment variable.
  */
-import { parseList, parseOnError, parsePositiveInt } from '../../shared/config.js';
+import { flagIsTrue, oneOf, parseFlags, parseList, parseNonNegativeInt, parsePositiveInt, usageText, type FlagTable } from '../../shared/flags.js';
+import { parseOnError } from '../../protocol/policy.js';
 import { InputError } from '../../core/errors.js';
 import type { GateSource, InjectSettings, LogLevel, SidecarMode } from '../admission/types.js';
 import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
@@ -34,13 +35,7 @@ export interface WebhookSettings {
   reportTokenTtlSeconds: number;
 }
 
-interface FlagSpec {
-  env: string;
-  boolean?: boolean;
-  help: string;
-}
-
-const FLAGS: Record<string, FlagSpec> = {
+const FLAGS: FlagTable = {
   'tls-cert-dir': { env: 'TLS_CERT_DIR', help: 'directory with tls.crt and tls.key (a mounted Secret; reloaded on change)' },
   'dev-self-signed': { env: 'DEV_SELF_SIGNED', boolean: true, help: 'generate a self-signed certificate at start (development only)' },
   port: { env: 'PORT', help: 'HTTPS port for /mutate, /healthz, /readyz (default 8443)' },
@@ -72,52 +67,16 @@ const FLAGS: Record<string, FlagSpec> = {
   'report-token-ttl': { env: 'REPORT_TOKEN_TTL', help: 'lifetime of a report token in seconds (default 86400)' },
 };
 
-export const ENV_PREFIX = 'PREMIGRATION_HOOKS_';
-
 export function usage(): string {
-  const left = Object.entries(FLAGS).map(([name, spec]) => `  --${name}${spec.boolean ? '' : ' <value>'}`);
-  const width = Math.max(...left.map((l) => l.length)) + 2; // a column wide enough for the longest flag
-  const lines = Object.values(FLAGS).map((spec, i) => `${(left[i] as string).padEnd(width)}${spec.help}  [$${ENV_PREFIX}${spec.env}]`);
-  return `usage: premigration-hooks webhook (--tls-cert-dir <dir> | --dev-self-signed) --image <ref> [flags]\n${lines.join('\n')}\n`;
+  return usageText('webhook', '(--tls-cert-dir <dir> | --dev-self-signed) --image <ref> [flags]', FLAGS);
 }
 
-/** Raw flag values: argv first, then the environment. Throws InputError for unknown or valueless flags. */
-function collect(argv: string[], env: Record<string, string | undefined>): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const [name, spec] of Object.entries(FLAGS)) {
-    const v = env[ENV_PREFIX + spec.env];
-    if (v !== undefined && v !== '') values.set(name, v);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) throw new InputError(`unexpected argument "${arg}"`);
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const spec = FLAGS[name];
-    if (!spec) throw new InputError(`unknown flag --${name}`);
-    if (eq >= 0) values.set(name, arg.slice(eq + 1));
-    else if (spec.boolean) values.set(name, 'true');
-    else {
-      const next = argv[++i];
-      if (next === undefined) throw new InputError(`--${name} needs a value`);
-      values.set(name, next);
-    }
-  }
-  return values;
+/** --help asked for (argv only; the environment cannot ask for help). */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return parseFlags(FLAGS, argv).help;
 }
 
-function bool(name: string, v: string | undefined): boolean {
-  if (v === undefined) return false;
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw new InputError(`--${name} must be true or false, got "${v}"`);
-}
-
-function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[], fallback: T): T {
-  if (v === undefined) return fallback;
-  if ((allowed as readonly string[]).includes(v)) return v as T;
-  throw new InputError(`--${name} must be one of ${allowed.join('|')}, got "${v}"`);
-}
+const bool = (f: ReadonlyMap<string, string>, name: string): boolean => flagIsTrue(f, name);
 
 function port(name: string, v: string | undefined, fallback: number): number {
   const p = parsePositiveInt(`--${name}`, v, fallback);
@@ -134,8 +93,8 @@ function quantity(name: string, v: string | undefined, fallback: string, wholeMi
 }
 
 export function parseWebhookSettings(argv: string[], env: Record<string, string | undefined> = {}): WebhookSettings {
-  const f = collect(argv, env);
-  const devSelfSigned = bool('dev-self-signed', f.get('dev-self-signed'));
+  const f = parseFlags(FLAGS, argv, env).values;
+  const devSelfSigned = bool(f, 'dev-self-signed');
   const tlsCertDir = f.get('tls-cert-dir');
   if (!devSelfSigned && !tlsCertDir) throw new InputError('one of --tls-cert-dir or --dev-self-signed is required');
   if (devSelfSigned && tlsCertDir) throw new InputError('--tls-cert-dir and --dev-self-signed are mutually exclusive');
@@ -166,7 +125,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     gateSource: oneOf<GateSource>('gate-source', f.get('gate-source'), ['kubevirt', 'always', 'never'], 'kubevirt'),
     kubevirtNamespace,
     ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') } : {}),
-    watchTargetPods: bool('watch-target-pods', f.get('watch-target-pods')),
+    watchTargetPods: bool(f, 'watch-target-pods'),
     maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), 4 * 1024 * 1024),
     certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),
     shutdownDelayMs: parseNonNegativeInt('--shutdown-delay-ms', f.get('shutdown-delay-ms'), 5_000),
@@ -194,12 +153,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
   };
 }
 
-function parseNonNegativeInt(name: string, v: string | undefined, fallback: number): number {
-  if (v === '0') return 0;
-  return parsePositiveInt(name, v, fallback);
-}
-
-function reportFlags(f: Map<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {
+function reportFlags(f: ReadonlyMap<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {
   const reportUrl = f.get('report-url');
   if (reportUrl !== undefined) {
     let url: URL;

@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
-import { VERSION } from '../../shared/config.js';
+import { VERSION } from '../../shared/version.js';
 import type { GateState, Mode } from '../admission/types.js';
 import type { AdmitOutcome } from '../admission/admit.js';
 
