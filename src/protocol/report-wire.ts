@@ -4,6 +4,7 @@
  * they cannot drift. Never the domain XML: names, outcomes and durations only.
  */
 import { hookNames } from '../core/hooks/registry.js';
+import { isObject } from '../shared/json.js';
 
 /** Labels for outcomes that no single hook owns (the ABI guard, an unexpected fault in the chain). */
 export const ABI_GUARD_LABEL = 'abi-guard';
@@ -49,7 +50,6 @@ export function reportableHooks(): string[] {
   return [...hookNames(), ABI_GUARD_LABEL, CHAIN_LABEL];
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const duration = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_DURATION_MS;
 /** Printable ASCII only: these end up in log lines. */
 const shortText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && /^[\x20-\x7e]*$/.test(v);

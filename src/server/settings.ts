@@ -7,6 +7,7 @@ import path from 'node:path';
 import { flagIsTrue, parseFlags, parseList, parsePositiveInt, usageText, type FlagTable } from '../shared/flags.js';
 import { parseOnError, type OnErrorPolicy } from '../protocol/policy.js';
 import { InputError } from '../core/errors.js';
+import { isDnsLabel } from '../core/names.js';
 import { REGISTRY } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
 
@@ -85,11 +86,10 @@ function confSafePath(name: string, value: string): string {
   return value;
 }
 
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function namespace(name: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!NAMESPACE_RE.test(v) || v.length > 63) throw new InputError(`--${name} is not a valid namespace name: "${v}"`);
+  if (!isDnsLabel(v)) throw new InputError(`--${name} is not a valid namespace name: "${v}"`);
   return v;
 }
 

@@ -11,6 +11,7 @@
  *   - not `dev=` (block devices are /dev nodes, named by the volume, not by namespace),
  *     not `<backingStore>` (KubeVirt does not write one), not network sources.
  */
+import { isDnsLabel } from '../names.js';
 import { InputError } from '../errors.js';
 import type { DomainXml, XmlElement } from '../xml/index.js';
 import type { Change, Hook, HookContext } from './types.js';
@@ -18,13 +19,12 @@ import type { Change, Hook, HookContext } from './types.js';
 export const DISK_NAMESPACE = 'disk-namespace';
 
 /** A Kubernetes namespace name (RFC 1123 label), so it can never smuggle a '/' into a path. */
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function namespacesToRewrite(ctx: HookContext): { from: string; to: string } | undefined {
   const { sourceNamespace: from, targetNamespace: to } = ctx;
   if (!from || !to || from === to) return undefined;
   for (const [flag, ns] of [['source', from], ['target', to]] as const) {
-    if (!NAMESPACE.test(ns)) throw new InputError(`${flag} namespace "${ns}" is not a valid Kubernetes namespace name`);
+    if (!isDnsLabel(ns)) throw new InputError(`${flag} namespace "${ns}" is not a valid Kubernetes namespace name`);
   }
   return { from, to };
 }

@@ -9,6 +9,7 @@
  * test directory under test/golden/<hook name>/.
  */
 import { InputError } from '../errors.js';
+import { isDnsLabel } from '../names.js';
 import { cpuDedicatedHook } from './cpu-dedicated.js';
 import { diskNamespaceHook } from './disk-namespace.js';
 import type { Hook, TargetPod } from './types.js';
@@ -39,7 +40,6 @@ export interface HookEntry {
 }
 
 const SITE_PREFIX = 'site:';
-const BUILT_IN_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function builtIn(hook: Hook, fields: Omit<HookEntry, 'name' | 'description' | 'source' | 'hook'>): HookEntry {
   return { name: hook.name, description: hook.description, source: 'built-in', hook, ...fields };
@@ -58,7 +58,7 @@ export class HookRegistry {
       if (seen.has(e.name)) throw new InputError(`hook "${e.name}" is registered twice`);
       seen.add(e.name);
       const siteName = e.name.startsWith(SITE_PREFIX);
-      if (siteName !== (e.source === 'site') || !BUILT_IN_NAME.test(siteName ? e.name.slice(SITE_PREFIX.length) : e.name)) {
+      if (siteName !== (e.source === 'site') || !isDnsLabel(siteName ? e.name.slice(SITE_PREFIX.length) : e.name)) {
         throw new InputError(`invalid hook name "${e.name}" for a ${e.source} hook`);
       }
     }

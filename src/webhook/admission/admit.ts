@@ -10,6 +10,7 @@ import { reportEnvFor, type ReportMinting } from './report-env.js';
 import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import type { InjectSettings } from './types.js';
 import { targetSkipReason } from './target.js';
+import { isObject } from '../../shared/json.js';
 
 export const ADMISSION_V1 = 'admission.k8s.io/v1';
 /** v1beta1 has the same shape; apiservers older than 1.16 may still send it. */
@@ -55,8 +56,6 @@ export interface Admission {
   outcome: AdmitOutcome;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outcome: AdmitOutcome): void {

@@ -17,6 +17,7 @@ import { sidecarDigest } from './marker.js';
 import { qosClass, type QosClass } from './qos.js';
 import type { InjectSettings } from './types.js';
 import { verifyPatch } from './verify-patch.js';
+import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
 export interface InjectContext {
   mode: 'inject' | 'coexist';
@@ -58,9 +59,7 @@ export type InjectResult =
   | { kind: 'skip'; reason: 'no-compute' | 'mount-conflict' }
   | { kind: 'error'; reason: 'patch-invalid' | 'internal'; message: string };
 
-type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const asArray = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
 
 /** RFC 6901: `~` → `~0`, then `/` → `~1`. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { InjectedMarker } from './names.js';
 import type { QosClass } from './qos.js';
+import { isObject } from '../../shared/json.js';
 
 const QOS: readonly QosClass[] = ['Guaranteed', 'Burstable', 'BestEffort'];
 
@@ -19,7 +20,6 @@ export function sidecarDigest(container: { image?: unknown; command?: unknown; a
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The marker from its annotation value, or undefined when it is not ours or was mangled. */

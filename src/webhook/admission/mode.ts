@@ -12,6 +12,7 @@
  *   site hooks it lacks, chained after its client).
  */
 import type { GateState, Mode } from './types.js';
+import { type JsonObject as Json } from '../../shared/json.js';
 
 export const GATE_NAME = 'LibvirtHooksServerAndClient';
 
@@ -52,7 +53,6 @@ export function versionLine(v: KubeVirtVersion | undefined): VersionLine {
   return v.minor === 8 ? '1.8' : '1.9';
 }
 
-type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 

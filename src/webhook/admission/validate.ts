@@ -15,6 +15,7 @@ import {
   BASE_NAME, BIN_SUBPATH, COMPUTE_CONTAINER, HOOKS_DIR, INJECTED_ANNOTATION, RUN_DIR, RUN_SUBPATH, type InjectedMarker,
 } from './names.js';
 import { qosClass } from './qos.js';
+import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
 export type ValidatePolicy = 'warn' | 'deny';
 
@@ -77,8 +78,6 @@ export interface Validation {
   outcome: ValidateOutcome;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const asArray = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 

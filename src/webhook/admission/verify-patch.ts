@@ -9,9 +9,8 @@ import { COMPUTE_CONTAINER, FORBIDDEN_MOUNT_PATHS, HOOKS_DIR, RUN_DIR } from './
 import { parseQuantity } from './quantity.js';
 import { qosClass } from './qos.js';
 import { targetSkipReason } from './target.js';
+import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const asArray = (v: unknown): Json[] => (Array.isArray(v) ? v.filter(isObject) : []);
 
 function duplicate(names: unknown[]): string | undefined {

@@ -5,6 +5,7 @@
 import { flagIsTrue, oneOf, parseFlags, parseList, parseNonNegativeInt, parsePositiveInt, usageText, type FlagTable } from '../../shared/flags.js';
 import { parseOnError } from '../../protocol/policy.js';
 import { InputError } from '../../core/errors.js';
+import { isDnsLabel } from '../../core/names.js';
 import type { GateSource, InjectSettings, LogLevel, SidecarMode } from '../admission/types.js';
 import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
 import { isWholeMilli, parseQuantity } from '../admission/quantity.js';
@@ -113,7 +114,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
   const metricsPort = port('metrics-port', f.get('metrics-port'), 8080);
   if (port_ === metricsPort) throw new InputError('--port and --metrics-port must differ');
   const kubevirtNamespace = f.get('kubevirt-namespace') ?? 'kubevirt';
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(kubevirtNamespace)) {
+  if (!isDnsLabel(kubevirtNamespace)) {
     throw new InputError(`--kubevirt-namespace is not a valid namespace name: "${kubevirtNamespace}"`);
   }
   return {

@@ -31,6 +31,7 @@ import { INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_AP
 import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import { targetSkipReason } from '../admission/target.js';
 import type { Mode } from '../admission/types.js';
+import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
 /** The same pods the MutatingWebhookConfiguration's objectSelector sends us. */
 export const TARGET_POD_SELECTOR = `${KUBEVIRT_APP_LABEL}=${LAUNCHER_APP},${MIGRATION_JOB_LABEL}`;
@@ -76,8 +77,6 @@ export class ModeTimeline {
   }
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** creationTimestamp as epoch ms: a string off the watch stream, a Date from the typed list call. */
 export function creationTime(pod: unknown): number | undefined {
