@@ -40,7 +40,7 @@ export async function footprintSection(): Promise<SectionResult> {
     try {
       await sleep(pick(1000, 100)); // let start-up garbage settle as an idle sidecar's would
       idle = memoryOf(server.child.pid as number);
-      // What the client would send (ARCHITECTURE.md protocol), posted directly: this section must not depend on the client.
+      // What the client would send (docs/hook-server.md, Protocol), posted directly: this section must not depend on the client.
       const { xml, cpuset, cpusetSource } = roundTripInput();
       const headers = { 'x-premigration-op': 'migrate', 'x-premigration-cpuset': cpuset, 'x-premigration-cpuset-source': cpusetSource, 'x-premigration-domain': 'bench' };
       for (let i = 0; i < requests; i++) {

@@ -111,7 +111,7 @@ describe('gateEnabled: evaluated the way each KubeVirt version evaluates it', ()
   });
 });
 
-describe('computeMode: the table in ARCHITECTURE.md and docs/feature-gate.md', () => {
+describe('computeMode: the table in docs/feature-gate.md', () => {
   type Row = [version: string | undefined, listed: boolean, disabled: boolean, site: boolean, mode: Mode, gate: boolean];
   const rows: Row[] = [
     // ≤1.4: no hooks in KubeVirt at all

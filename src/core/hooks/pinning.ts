@@ -38,7 +38,7 @@ export interface PinningRequest {
   guestCells?: ReadonlyArray<{ id: number; vcpus: readonly number[] }>;
 }
 
-/** Which §7 rule placed the iothreads (for reports). */
+/** Which rule of docs/hooks.md (steps 5–6) placed the iothreads (for reports). */
 export type IothreadRule = 'supplemental' | 'with-emulator' | 'one-cpu-each' | 'balanced-slices';
 
 export interface PinningPlan {
@@ -172,7 +172,7 @@ function takeSpareThread(pools: CellPool[]): number | undefined {
   return undefined;
 }
 
-/** The plain-iothread rules of §7 step 7 (no supplemental pool). */
+/** The plain-iothread rules of docs/hooks.md step 6 (no supplemental pool). */
 function plainIothreadPins(ids: readonly number[], vcpuCount: number, cpuset: readonly number[], emulator: number[] | undefined): { rule: IothreadRule; pins: Map<number, number[]> } {
   const pins = new Map<number, number[]>();
   if (emulator) {
@@ -206,7 +206,7 @@ function describeCells(pools: CellPool[]): string {
   return pools.filter((p) => p.size > 0).map((p) => `cell ${p.id}: ${p.size}`).join(', ') || 'none';
 }
 
-/** Run §7 steps 1–8. Throws HookRefusal when the guest cannot be placed on this cpuset. */
+/** The placement steps 1–7 of docs/hooks.md (`cpu-dedicated`). Throws HookRefusal when the guest cannot be placed on this cpuset. */
 export function planPinning(req: PinningRequest): PinningPlan {
   const t = req.threadsPerCore;
   if (!Number.isInteger(t) || t < 1) throw new HookRefusal(CPU_DEDICATED, `guest threads per core must be a positive integer, got ${t}`);

@@ -1,6 +1,6 @@
 /**
  * inject(pod, settings, context) → the JSON Patch that adds the hook server and client to one
- * migration-target launcher pod (ARCHITECTURE.md §3). Pure and total: it never throws; a pod it
+ * migration-target launcher pod (docs/webhook.md, "The patch"). Pure and total: it never throws; a pod it
  * cannot patch safely gives a skip or an error verdict, and the caller then allows it unchanged.
  *
  * The patch is built against the raw JSON (never a typed round-trip, which would drop fields such

@@ -1,5 +1,5 @@
 /**
- * The webhook's Prometheus series (names in notes/COMMON.md, prefix premigration_hooks_).
+ * The webhook's Prometheus series (listed in the README's metrics table, prefix premigration_hooks_).
  * Mode, gate and KubeVirt version are read from the GateProvider at scrape time, so they can
  * never lag behind the state admission decisions use. The watch_* series belong to gate.ts.
  */
