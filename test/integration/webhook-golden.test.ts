@@ -2,9 +2,9 @@
  * Golden AdmissionReviews over real HTTPS: each test/golden/webhook/<case>/review.json is POSTed
  * to /mutate; the patch must equal expected-patch.json, must apply to the pod, must keep the
  * pod's QoS class, must give a pod valid under the Kubernetes schema, and a second admission of the patched pod must add nothing (idempotency).
- * UPDATE_GOLDEN=1 rewrites expected-patch.json (review the diff before committing).
+ * The test only reads expected-patch.json; `npm run golden:update` rewrites them for review.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import { Pod } from 'kubernetes-models/v1/Pod';
@@ -59,7 +59,6 @@ describe.each(cases)('golden %s', (name) => {
     expect(body.response.patchType).toBe('JSONPatch');
     const patch = decodePatch(body) as Json[];
     const expectedFile = join(dir, 'expected-patch.json');
-    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(expectedFile, `${JSON.stringify(patch, null, 2)}\n`);
     expect(patch).toEqual(JSON.parse(readFileSync(expectedFile, 'utf8')));
 
     const patched = applyPatchChecked(pod, patch as never) as Json;

@@ -19,8 +19,11 @@ import type { GateProvider } from '../../src/webhook/admission/types.js';
 
 export const TEST_IMAGE = 'registry.example.com/premigration-hooks:v0.1.0';
 
+/** The golden cases' webhook flags (shared with tools/golden-update.js). */
+const GOLDEN_FLAGS = (JSON.parse(readFileSync(join(process.cwd(), 'test/golden/webhook/settings.json'), 'utf8')) as { flags: string[] }).flags;
+
 export function testInjectSettings(extra: string[] = []): InjectSettings {
-  return parseWebhookSettings(['--dev-self-signed', '--image', TEST_IMAGE, ...extra]).inject;
+  return parseWebhookSettings([...GOLDEN_FLAGS, ...extra]).inject;
 }
 
 /** A Secret-volume-like directory: tls.crt/tls.key → ..data/… → ..<timestamp>/… */
