@@ -83,9 +83,7 @@ pub fn parse(text: &[u8]) -> (Policy, Result<Config, ConfigError>) {
         }
         let socket = match socket {
             None | Some(b"") => return Err(ConfigError { what: "is missing", key: b"socket" }),
-            Some(s) if s.len() > MAX_SOCKET_PATH => {
-                return Err(ConfigError { what: "is longer than 107 bytes", key: b"socket" })
-            }
+            Some(s) if s.len() > MAX_SOCKET_PATH => return Err(ConfigError { what: "is longer than 107 bytes", key: b"socket" }),
             Some(s) if s.contains(&0) => return Err(ConfigError { what: "contains a NUL byte", key: b"socket" }),
             Some(s) => s.to_vec(),
         };

@@ -514,8 +514,7 @@ mod tests {
         for _ in 0..20_000 {
             let len = rng.below(200);
             let biased = rng.below(2) == 0;
-            let buf: Vec<u8> =
-                (0..len).map(|_| if biased { ALPHABET[rng.below(ALPHABET.len())] } else { rng.next() as u8 }).collect();
+            let buf: Vec<u8> = (0..len).map(|_| if biased { ALPHABET[rng.below(ALPHABET.len())] } else { rng.next() as u8 }).collect();
             check(&buf);
             let mut prefixed = b"HTTP/1.1 200 OK\r\n".to_vec();
             prefixed.extend_from_slice(&buf);

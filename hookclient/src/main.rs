@@ -327,9 +327,7 @@ fn connect(socket: &[u8], deadline: &Deadline) -> Result<Fd, Result<c_int, ()>> 
                 }
                 let mut err: c_int = 0;
                 let mut len = core::mem::size_of::<c_int>() as u32;
-                let got = unsafe {
-                    sys::getsockopt(fd.0, sys::SOL_SOCKET, sys::SO_ERROR, (&mut err as *mut c_int).cast(), &mut len)
-                };
+                let got = unsafe { sys::getsockopt(fd.0, sys::SOL_SOCKET, sys::SO_ERROR, (&mut err as *mut c_int).cast(), &mut len) };
                 return match (got, err) {
                     (0, 0) => Ok(fd),
                     (0, e) => Err(Ok(e)),
@@ -466,10 +464,7 @@ mod tests {
                 got.extend_from_slice(&chunk[..n]);
                 if let Some(i) = text::find(&got, b"\r\n\r\n") {
                     let head = String::from_utf8_lossy(&got[..i]).to_lowercase();
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length: "))
-                        .map_or(0, |v| v.trim().parse().unwrap());
+                    let len: usize = head.lines().find_map(|l| l.strip_prefix("content-length: ")).map_or(0, |v| v.trim().parse().unwrap());
                     if got.len() >= i + 4 + len || n == 0 {
                         break;
                     }
