@@ -3,6 +3,15 @@
 //! never panics (unit tests feed it random and mutated input), so the I/O loop can call it
 //! after every read and stop as soon as the message is complete, even if a server ignores
 //! `Connection: close`.
+//!
+//! Framing rule: a success (2xx) answer counts only when HTTP's own framing says its body is
+//! complete: exactly `Content-Length` bytes, or a chunked body through its last chunk and
+//! trailer. A close-delimited 2xx body (no length, not chunked, as HTTP/1.0 allows) is refused
+//! at once: a server or proxy dying mid-write would look exactly like a complete answer, and
+//! the client would print a cut-off domain XML. Bytes already received past the framed end
+//! are refused too: with `Connection: close` nothing may follow, so they mean the framing
+//! does not describe the body (a `Content-Length` that undercounts). Error answers (4xx/5xx)
+//! may still be close-delimited; they are read to EOF only to quote their message.
 
 use alloc::vec::Vec;
 
@@ -77,8 +86,11 @@ enum Framing {
     None,
     Length(usize),
     Chunked,
+    /// Close-delimited: only accepted for answers that are not a success (see the module doc).
     ToEof,
 }
+
+const TRAILING: &str = "bytes after the end of the framed response";
 
 /// Parses a whole response from `buf`; `eof` tells whether the peer has closed.
 pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
@@ -101,10 +113,13 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
         }
         let body = &rest[head_len..];
         return match framing {
+            Framing::None if !body.is_empty() => Parsed::Malformed(TRAILING),
             Framing::None => Parsed::Complete(Response { status, body: Vec::new() }),
             Framing::Length(n) => {
-                if body.len() >= n {
-                    Parsed::Complete(Response { status, body: body[..n].to_vec() })
+                if body.len() > n {
+                    Parsed::Malformed(TRAILING)
+                } else if body.len() == n {
+                    Parsed::Complete(Response { status, body: body.to_vec() })
                 } else if eof {
                     Parsed::Malformed("connection closed before the end of the body")
                 } else {
@@ -183,6 +198,8 @@ fn parse_head(buf: &[u8], eof: bool) -> Result<Option<(usize, u16, Framing)>, &'
             return Err("response body too large");
         }
         Framing::Length(n as usize)
+    } else if (200..300).contains(&status) {
+        return Err("a success answer without Content-Length or chunked framing (a cut-off body would look complete)");
     } else {
         Framing::ToEof
     };
@@ -257,6 +274,9 @@ fn dechunk(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, &'static str> {
                 let empty = strip_cr(&buf[pos..pos + nl]).is_empty();
                 pos += nl + 1;
                 if empty {
+                    if pos != buf.len() {
+                        return Err(TRAILING);
+                    }
                     let mut body = Vec::with_capacity(total);
                     for (a, b) in spans {
                         body.extend_from_slice(&buf[a..b]);
@@ -395,16 +415,92 @@ mod tests {
         assert!(head.contains("\r\nX-Premigration-Domain: a%0D%0AX: y%25%C3%A9\r\n"));
     }
 
+    const NO_FRAMING: Parsed =
+        Parsed::Malformed("a success answer without Content-Length or chunked framing (a cut-off body would look complete)");
+    const SHORT: Parsed = Parsed::Malformed("connection closed before the end of the body");
+
     #[test]
-    fn content_length_bodies() {
+    fn framing_exact_content_length_is_complete() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 7\r\n\r\n<a/>\n..";
         assert_eq!(parse_response(r, false), complete(200, b"<a/>\n.."));
-        assert_eq!(parse_response(&r[..r.len() - 1], false), Parsed::Incomplete);
-        assert_eq!(parse_response(&r[..r.len() - 1], true), Parsed::Malformed("connection closed before the end of the body"));
-        // Bytes after the body are ignored; the reply is complete at Content-Length.
+        assert_eq!(parse_response(r, true), complete(200, b"<a/>\n.."));
+        let empty = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(parse_response(empty, true), complete(200, b""));
+    }
+
+    #[test]
+    fn framing_short_content_length_body_is_an_error_at_eof() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, false), Parsed::Incomplete);
+        assert_eq!(parse_response(r, true), SHORT);
+        // Every cut of the body, at EOF.
+        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<domain/>";
+        for cut in full.len() - 9..full.len() {
+            assert_eq!(parse_response(&full[..cut], true), SHORT, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn framing_bytes_past_the_content_length_are_an_error() {
+        // An undercounting Content-Length would otherwise hand over a cut body as complete.
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, false), Parsed::Malformed(TRAILING));
+        let mut pipelined = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n<a/>".to_vec();
+        pipelined.extend_from_slice(b"HTTP/1.1 500");
+        assert_eq!(parse_response(&pipelined, false), Parsed::Malformed(TRAILING));
+        assert_eq!(parse_response(b"HTTP/1.1 204 No Content\r\n\r\nx", false), Parsed::Malformed(TRAILING));
+    }
+
+    #[test]
+    fn framing_close_delimited_success_is_refused_before_eof() {
+        // No length, not chunked: refused as soon as the head is in, whether or not EOF came.
+        for eof in [false, true] {
+            assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\n\r\n<domain/>", eof), NO_FRAMING);
+            assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", eof), NO_FRAMING);
+            assert_eq!(parse_response(b"HTTP/1.1 201 Created\r\n\r\n<domain/>", eof), NO_FRAMING);
+        }
+    }
+
+    #[test]
+    fn framing_http_1_0_cut_short_is_an_error() {
+        // HTTP/1.0 without a length is close-delimited: EOF cannot prove the body complete.
+        let r = b"HTTP/1.0 200 OK\n\n<domain/>";
+        assert_eq!(parse_response(r, true), NO_FRAMING);
+        assert_eq!(parse_response(&r[..r.len() - 3], true), NO_FRAMING);
+        // HTTP/1.0 with a length is held to it.
+        let r = b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
+        assert_eq!(parse_response(&r[..r.len() - 2], true), SHORT);
+    }
+
+    #[test]
+    fn framing_close_delimited_errors_are_still_read_for_their_message() {
+        let r = b"HTTP/1.0 500 Oops\r\n\r\n{\"error\":\"boom\"}";
+        assert_eq!(parse_response(r, false), Parsed::Incomplete);
+        assert_eq!(parse_response(r, true), complete(500, b"{\"error\":\"boom\"}"));
+    }
+
+    #[test]
+    fn framing_truncated_chunked_body_is_never_complete() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n<dom\r\n5\r\nain/>\r\n0\r\n\r\n";
+        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".len();
+        for cut in head..r.len() {
+            assert_eq!(parse_response(&r[..cut], false), Parsed::Incomplete, "cut {cut}");
+            assert_eq!(parse_response(&r[..cut], true), Parsed::Malformed("connection closed inside a chunked body"), "cut {cut}");
+        }
         let mut extra = r.to_vec();
-        extra.extend_from_slice(b"HTTP/1.1 500");
-        assert_eq!(parse_response(&extra, false), complete(200, b"<a/>\n.."));
+        extra.push(b'x');
+        assert_eq!(parse_response(&extra, false), Parsed::Malformed(TRAILING));
+    }
+
+    #[test]
+    fn framing_chunked_with_trailers_is_complete_only_after_the_blank_line() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n<domain/>\r\n0\r\nX-Changes: 1\r\nX-Other: 2\r\n\r\n";
+        assert_eq!(parse_response(r, false), complete(200, b"<domain/>"));
+        let no_blank = &r[..r.len() - 2];
+        assert_eq!(parse_response(no_blank, false), Parsed::Incomplete);
+        assert_eq!(parse_response(no_blank, true), Parsed::Malformed("connection closed inside a chunked body"));
     }
 
     #[test]
@@ -430,13 +526,6 @@ mod tests {
         assert_eq!(parse_response(both, false), Parsed::Malformed("both Content-Length and Transfer-Encoding"));
         let gzip = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse_response(gzip, false), Parsed::Malformed("unsupported Transfer-Encoding"));
-    }
-
-    #[test]
-    fn close_delimited_bodies_and_http_1_0() {
-        let r = b"HTTP/1.0 200 OK\n\n<domain/>";
-        assert_eq!(parse_response(r, false), Parsed::Incomplete);
-        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
     }
 
     #[test]

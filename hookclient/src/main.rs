@@ -511,6 +511,33 @@ mod tests {
     }
 
     #[test]
+    fn exchange_refuses_answers_whose_framing_does_not_prove_them_complete() {
+        for (name, reply, why) in [
+            (
+                "eof",
+                &b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\n\r\n<domain><name>vm</name>"[..],
+                "a success answer without Content-Length or chunked framing (a cut-off body would look complete)",
+            ),
+            (
+                "short",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<domain><name>vm</name>",
+                "connection closed before the end of the body",
+            ),
+            (
+                "chunk",
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n<domain/>\r\n",
+                "connection closed inside a chunked body",
+            ),
+        ] {
+            let path = temp_socket(&format!("framing-{name}"));
+            let server = serve_once(&path, reply);
+            let got = exchange(&bytes(&path), b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", b"", 5000).unwrap_err();
+            assert_eq!(String::from_utf8(got).unwrap(), format!("unusable answer from the hook server: {why}"), "{name}");
+            server.join().unwrap();
+        }
+    }
+
+    #[test]
     fn read_file_bounds_and_errors() {
         assert_eq!(read_file(b"/nonexistent/pmh", 10), Err(2)); // ENOENT
         let data = read_file(b"/proc/self/status", SMALL_FILE).unwrap();
