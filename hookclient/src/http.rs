@@ -384,6 +384,7 @@ fn hex4(s: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::Rng;
 
     fn complete(status: u16, body: &[u8]) -> Parsed {
         Parsed::Complete(Response { status, body: body.to_vec() })
@@ -564,20 +565,6 @@ mod tests {
         assert_eq!(json_error_message(br#"{"error":42}"#), None);
         assert_eq!(json_error_message(br#"{"error":"unterminated"#), None);
         assert_eq!(json_error_message(b"not json"), None);
-    }
-
-    /// xorshift64*: a deterministic generator, so a failure is reproducible from its seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
     }
 
     /// Checks the invariants the I/O loop relies on, whatever the input.

@@ -9,7 +9,8 @@
 //!
 //! Invariants:
 //! - a non-XML op exits 0 at once, touching no file and no socket;
-//! - stdout gets the new XML exactly once, after the whole reply arrived, or nothing;
+//! - stdout gets the new XML exactly once, after the whole reply arrived (by HTTP framing)
+//!   and passed a whole-document check, or nothing;
 //! - every failure is one stderr line prefixed `premigration-hooks: `, and the exit status
 //!   follows the configured policy (`pass` → 0, `abort` → 1);
 //! - one deadline covers connect, write and read: libvirt itself has no hook timeout.
@@ -29,6 +30,7 @@ mod outcome;
 mod route;
 mod sys;
 mod text;
+mod xmldoc;
 
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_int, c_void};
@@ -453,7 +455,7 @@ mod tests {
     }
 
     /// Serves one connection: reads the request head + Content-Length body, then `reply`.
-    fn serve_once(path: &Path, reply: &'static [u8]) -> std::thread::JoinHandle<Vec<u8>> {
+    fn serve_once(path: &Path, reply: impl AsRef<[u8]> + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
         let listener = UnixListener::bind(path).unwrap();
         std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
@@ -470,7 +472,8 @@ mod tests {
                     }
                 }
             }
-            s.write_all(reply).unwrap();
+            // The client may give up first (a refused answer): a failed write is fine.
+            let _ = s.write_all(reply.as_ref());
             got
         })
     }
@@ -535,6 +538,37 @@ mod tests {
             assert_eq!(String::from_utf8(got).unwrap(), format!("unusable answer from the hook server: {why}"), "{name}");
             server.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_cut_answer_from_a_real_socket_is_never_printed() {
+        const XML: &[u8] = b"<domain type='kvm'>\n  <name>vm</name>\n  <vcpu cpuset='2-3'>2</vcpu>\n</domain>\n";
+        let mut framed = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", XML.len()).into_bytes();
+        framed.extend_from_slice(XML);
+        let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for part in XML.chunks(32) {
+            chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+            chunked.extend_from_slice(part);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        chunked.extend_from_slice(b"0\r\n\r\n");
+        let mut rng = text::Rng(0x0C07_C0DE);
+        let dir = temp_socket("cuts").parent().unwrap().to_path_buf();
+        for i in 0..120 {
+            let answer = if i % 2 == 0 { &framed } else { &chunked };
+            // Mostly proper prefixes; now and then the whole answer, which must get through.
+            let cut = if i % 10 == 0 { answer.len() } else { rng.below(answer.len()) };
+            let path = dir.join(format!("{i}.sock"));
+            let server = serve_once(&path, answer[..cut].to_vec());
+            let got = exchange(&bytes(&path), b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", b"", 5000).and_then(outcome::interpret);
+            server.join().unwrap();
+            match got {
+                Ok(Reply::Changed(xml)) => assert!(cut == answer.len() && xml == XML, "printed cut {cut} of answer {i}"),
+                Ok(Reply::Unchanged) => panic!("cut {cut} of answer {i} read as 204"),
+                Err(_) => assert!(cut < answer.len(), "the whole answer {i} was refused"),
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
