@@ -13,7 +13,8 @@
 //!   and passed a whole-document check, or nothing;
 //! - every failure is one stderr line prefixed `premigration-hooks: `, and the exit status
 //!   follows the configured policy (`pass` → 0, `abort` → 1);
-//! - one deadline covers connect, write and read: libvirt itself has no hook timeout.
+//! - one deadline covers connect (including waiting for a server that is still starting),
+//!   write and read: libvirt itself has no hook timeout.
 
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
@@ -297,46 +298,77 @@ fn wait(fd: c_int, events: i16, deadline: &Deadline) -> Result<Wait, c_int> {
     }
 }
 
-/// Connects without blocking past the deadline: a server whose accept backlog is full makes
-/// a unix-socket connect fail with EAGAIN (non-blocking) or block forever (blocking).
-fn connect(socket: &[u8], deadline: &Deadline) -> Result<Fd, Result<c_int, ()>> {
+/// How a connection attempt failed.
+enum ConnectFailure {
+    /// A hard error: retrying cannot help.
+    Failed(c_int),
+    /// The deadline passed; with the errno of the last attempt if the socket was missing
+    /// or refused (the server not listening yet).
+    TimedOut(Option<c_int>),
+}
+
+/// Retry interval while the socket is missing or refuses connections.
+const SOCKET_RETRY_MS: c_int = 50;
+
+/// Connects within the deadline, waiting for a server that is still starting: the socket
+/// appears (ENOENT until then) only once the server is ready, and a stale socket file left
+/// by a previous server refuses connections (ECONNREFUSED) until the new one replaces it.
+/// Every other error fails at once.
+fn connect(socket: &[u8], deadline: &Deadline) -> Result<Fd, ConnectFailure> {
     let mut addr = sys::SockaddrUn { sun_family: sys::AF_UNIX as u16, sun_path: [0; 108] };
     let n = socket.len().min(addr.sun_path.len() - 1); // config.rs caps it at 107 bytes
     addr.sun_path[..n].copy_from_slice(&socket[..n]);
+    loop {
+        match connect_once(&addr, deadline) {
+            Err(ConnectFailure::Failed(e)) if e == sys::ENOENT || e == sys::ECONNREFUSED => {
+                let Some(ms) = deadline.left() else { return Err(ConnectFailure::TimedOut(Some(e))) };
+                // SAFETY: no fds, only the timeout.
+                unsafe { sys::poll(core::ptr::null_mut(), 0, ms.min(SOCKET_RETRY_MS)) };
+                // Then one more attempt even if the deadline passed meanwhile.
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One connection attempt on a fresh socket, without blocking past the deadline: a server
+/// whose accept backlog is full makes a unix-socket connect fail with EAGAIN (non-blocking)
+/// or block forever (blocking).
+fn connect_once(addr: &sys::SockaddrUn, deadline: &Deadline) -> Result<Fd, ConnectFailure> {
     let flags = sys::SOCK_STREAM | sys::O_CLOEXEC | sys::O_NONBLOCK;
     // SAFETY: plain syscalls on a struct we own.
     let fd = unsafe { sys::socket(sys::AF_UNIX, flags, 0) };
     if fd < 0 {
-        return Err(Ok(sys::errno()));
+        return Err(ConnectFailure::Failed(sys::errno()));
     }
     let fd = Fd(fd);
     loop {
-        let len = core::mem::size_of::<sys::SockaddrUn>() as u32;
-        if unsafe { sys::connect(fd.0, &addr, len) } == 0 {
+        let len = core::mem::size_of::<sys::SockaddrUn>() as sys::SockLen;
+        if unsafe { sys::connect(fd.0, addr, len) } == 0 {
             return Ok(fd);
         }
         match sys::errno() {
             sys::EINTR => {}
             sys::EAGAIN => {
                 // Backlog full: retry shortly, within the deadline.
-                let Some(ms) = deadline.left() else { return Err(Err(())) };
+                let Some(ms) = deadline.left() else { return Err(ConnectFailure::TimedOut(None)) };
                 unsafe { sys::poll(core::ptr::null_mut(), 0, ms.min(5)) };
             }
             sys::EINPROGRESS => {
-                match wait(fd.0, sys::POLLOUT, deadline).map_err(Ok)? {
-                    Wait::TimedOut => return Err(Err(())),
+                match wait(fd.0, sys::POLLOUT, deadline).map_err(ConnectFailure::Failed)? {
+                    Wait::TimedOut => return Err(ConnectFailure::TimedOut(None)),
                     Wait::Ready(_) => {}
                 }
                 let mut err: c_int = 0;
-                let mut len = core::mem::size_of::<c_int>() as u32;
+                let mut len = core::mem::size_of::<c_int>() as sys::SockLen;
                 let got = unsafe { sys::getsockopt(fd.0, sys::SOL_SOCKET, sys::SO_ERROR, (&mut err as *mut c_int).cast(), &mut len) };
                 return match (got, err) {
                     (0, 0) => Ok(fd),
-                    (0, e) => Err(Ok(e)),
-                    _ => Err(Ok(sys::errno())),
+                    (0, e) => Err(ConnectFailure::Failed(e)),
+                    _ => Err(ConnectFailure::Failed(sys::errno())),
                 };
             }
-            e => return Err(Ok(e)),
+            e => return Err(ConnectFailure::Failed(e)),
         }
     }
 }
@@ -359,8 +391,14 @@ fn exchange(socket: &[u8], head: &[u8], body: &[u8], timeout_ms: u64) -> Result<
     };
     let fd = match connect(socket, &deadline) {
         Ok(fd) => fd,
-        Err(Ok(e)) => return Err(with_errno(at(b"cannot connect to the hook server at "), e)),
-        Err(Err(())) => return Err(timed_out(b"connecting")),
+        Err(ConnectFailure::Failed(e)) => return Err(with_errno(at(b"cannot connect to the hook server at "), e)),
+        Err(ConnectFailure::TimedOut(Some(e))) => {
+            let mut why = at(b"cannot connect to the hook server at ");
+            why.extend_from_slice(b" within timeout_ms=");
+            text::push_u64(&mut why, timeout_ms);
+            return Err(with_errno(why, e));
+        }
+        Err(ConnectFailure::TimedOut(None)) => return Err(timed_out(b"connecting")),
     };
 
     // Send while also watching for an early reply: a server may answer (413, 400) and close
@@ -488,11 +526,65 @@ mod tests {
         assert!(got.ends_with(b"\r\n\r\n<x/>\n"));
     }
 
+    /// Serves one 204 on a listener bound only after `delay`.
+    fn serve_late(path: &Path, delay: std::time::Duration) -> std::thread::JoinHandle<()> {
+        let path = path.to_path_buf();
+        std::thread::spawn(move || {
+            std::thread::sleep(delay);
+            let _ = std::fs::remove_file(&path);
+            let listener = UnixListener::bind(&path).unwrap();
+            let (mut s, _) = listener.accept().unwrap();
+            let mut chunk = [0u8; 4096];
+            let _ = s.read(&mut chunk).unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+        })
+    }
+
+    const PING: &[u8] = b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+
     #[test]
-    fn exchange_fails_fast_without_a_server() {
+    fn exchange_waits_for_a_socket_that_appears_later() {
+        let path = temp_socket("late");
+        let server = serve_late(&path, std::time::Duration::from_millis(300));
+        let t0 = std::time::Instant::now();
+        let resp = exchange(&bytes(&path), PING, b"", 5000).unwrap();
+        let took = t0.elapsed();
+        assert_eq!(resp.status, 204);
+        assert!(took >= std::time::Duration::from_millis(300) && took < std::time::Duration::from_millis(2000), "{took:?}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn exchange_waits_while_a_stale_socket_refuses() {
+        let path = temp_socket("stale");
+        drop(UnixListener::bind(&path).unwrap()); // the file stays: connect gives ECONNREFUSED
+        assert_eq!(std::os::unix::net::UnixStream::connect(&path).unwrap_err().raw_os_error(), Some(sys::ECONNREFUSED));
+        let server = serve_late(&path, std::time::Duration::from_millis(300));
+        assert_eq!(exchange(&bytes(&path), PING, b"", 5000).unwrap().status, 204);
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn exchange_gives_up_waiting_for_the_socket_at_the_deadline() {
         let path = temp_socket("none");
-        let why = exchange(&bytes(&path), b"x", b"", 5000).unwrap_err();
-        assert!(why.starts_with(b"cannot connect to the hook server at "), "{}", String::from_utf8_lossy(&why));
+        let t0 = std::time::Instant::now();
+        let why = exchange(&bytes(&path), PING, b"", 300).unwrap_err();
+        let took = t0.elapsed();
+        let want = format!("cannot connect to the hook server at {} within timeout_ms=300: No such file or directory", path.display());
+        assert_eq!(String::from_utf8(why).unwrap(), want);
+        // The deadline is kept in whole milliseconds of CLOCK_MONOTONIC, so up to 1 ms early.
+        assert!(took >= std::time::Duration::from_millis(298) && took < std::time::Duration::from_millis(1000), "{took:?}");
+    }
+
+    #[test]
+    fn exchange_fails_fast_on_other_connect_errors() {
+        let path = temp_socket("notdir");
+        std::fs::write(&path, b"").unwrap();
+        let below = path.join("s.sock"); // a path through a regular file: ENOTDIR
+        let t0 = std::time::Instant::now();
+        let why = exchange(&bytes(&below), PING, b"", 5000).unwrap_err();
+        assert!(t0.elapsed() < std::time::Duration::from_millis(500));
+        assert_eq!(String::from_utf8(why).unwrap(), format!("cannot connect to the hook server at {}: Not a directory", below.display()));
     }
 
     #[test]

@@ -110,8 +110,10 @@ pub const SIG_IGN: usize = 1;
 // errno values: asm-generic/errno-base.h (1-34) and asm-generic/errno.h (35+), which
 // asm/errno.h includes on all three; glibc takes them from there (bits/errno.h), musl has its
 // own copy in arch/generic/bits/errno.h (used by all three).
+pub const ENOENT: c_int = 2;
 pub const EINTR: c_int = 4;
 pub const EAGAIN: c_int = 11;
+pub const ECONNREFUSED: c_int = 111;
 pub const EINPROGRESS: c_int = 115;
 
 #[link(name = "c")]
@@ -225,8 +227,10 @@ mod tests {
             ("CLOCK_MONOTONIC", i64::from(CLOCK_MONOTONIC)),
             ("SIGPIPE", i64::from(SIGPIPE)),
             ("(long)SIG_IGN", SIG_IGN as i64),
+            ("ENOENT", i64::from(ENOENT)),
             ("EINTR", i64::from(EINTR)),
             ("EAGAIN", i64::from(EAGAIN)),
+            ("ECONNREFUSED", i64::from(ECONNREFUSED)),
             ("EINPROGRESS", i64::from(EINPROGRESS)),
             ("sizeof(socklen_t)", size_of::<SockLen>() as i64),
             ("sizeof(nfds_t)", size_of::<NFds>() as i64),
