@@ -28,16 +28,33 @@ pub struct RequestFacts<'a> {
 pub const PATH: &[u8] = b"/v1/migrate-begin";
 const USER_AGENT: &[u8] = b"premigration-hooks-client/";
 
-/// Head of the request; the body (the XML) is sent right after it.
-pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
+/// The request line, Host and User-Agent, each line ending in CRLF.
+fn start(method: &[u8], path: &[u8]) -> Vec<u8> {
     let mut h = Vec::with_capacity(512);
-    h.extend_from_slice(b"POST ");
-    h.extend_from_slice(PATH);
+    h.extend_from_slice(method);
+    h.push(b' ');
+    h.extend_from_slice(path);
     // Node's HTTP server rejects HTTP/1.1 requests without Host.
     h.extend_from_slice(b" HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ");
     h.extend_from_slice(USER_AGENT);
     h.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-    h.extend_from_slice(b"\r\nContent-Type: application/xml\r\nContent-Length: ");
+    h.extend_from_slice(b"\r\n");
+    h
+}
+
+/// `--probe`: the whole request (no body).
+pub const PROBE_PATH: &[u8] = b"/healthz";
+
+pub fn probe_request() -> Vec<u8> {
+    let mut h = start(b"GET", PROBE_PATH);
+    h.extend_from_slice(b"Connection: close\r\n\r\n");
+    h
+}
+
+/// Head of the request; the body (the XML) is sent right after it.
+pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
+    let mut h = start(b"POST", PATH);
+    h.extend_from_slice(b"Content-Type: application/xml\r\nContent-Length: ");
     push_u64(&mut h, body_len as u64);
     h.extend_from_slice(b"\r\nConnection: close\r\nX-Premigration-Op: ");
     h.extend_from_slice(facts.op);
@@ -407,6 +424,15 @@ mod tests {
             assert!(head.contains(&format!("\r\n{line}\r\n")), "{line} missing in {head:?}");
         }
         assert!(head.ends_with("\r\n\r\n"));
+    }
+
+    #[test]
+    fn probe_request_is_a_plain_get() {
+        let want = format!(
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: premigration-hooks-client/{}\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(probe_request()).unwrap(), want);
     }
 
     #[test]

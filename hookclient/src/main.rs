@@ -2,7 +2,8 @@
 //! to the in-pod hook server and prints the server's answer.
 //!
 //! libvirt runs it (from `/etc/libvirt/hooks/qemu.d/`) at every VM start, stop and
-//! migration; only `migrate begin` and `restore begin` do any work. The pure parts live in
+//! migration; only `migrate begin` and `restore begin` do any work. `--probe` makes it a
+//! Kubernetes exec probe of the server (`GET /healthz`), so no Node process runs per probe. The pure parts live in
 //! the modules (argument routing, config, cpuset discovery, HTTP framing, the verdict);
 //! this file is the thin I/O shell around them, over the C library (see `sys.rs` for why
 //! the binary is `no_std`; `cargo test` builds it with std).
@@ -79,7 +80,44 @@ fn run(args: &[&[u8]]) -> c_int {
             unsafe { sys::signal(sys::SIGPIPE, sys::SIG_IGN) };
             filter(domain, op)
         }
+        Route::Probe(p) => {
+            unsafe { sys::signal(sys::SIGPIPE, sys::SIG_IGN) };
+            let socket = match p.socket {
+                Some(s) => s.to_vec(),
+                None => config::probe_socket(load_config_text().ok().as_deref()).to_vec(),
+            };
+            match probe(&socket, p.timeout_ms) {
+                Ok(()) => 0,
+                Err(why) => {
+                    let _ = write_all_fd(2, &outcome::line(&why));
+                    1
+                }
+            }
+        }
+        Route::Usage { what, arg } => {
+            let mut why = what.as_bytes().to_vec();
+            why.extend_from_slice(b": ");
+            why.extend_from_slice(arg);
+            why.extend_from_slice(b" (usage: premigration-hooks-client --probe [--socket PATH] [--timeout-ms N])");
+            let _ = write_all_fd(2, &outcome::line(&why));
+            1
+        }
     }
+}
+
+/// `--probe`: `GET /healthz` within `timeout_ms` (waiting for the socket too, but never
+/// longer); `Ok` only on a 200.
+fn probe(socket: &[u8], timeout_ms: u64) -> Result<(), Vec<u8>> {
+    let mut why = b"probe: ".to_vec();
+    match exchange(socket, &http::probe_request(), b"", timeout_ms) {
+        Ok(resp) if resp.status == 200 => return Ok(()),
+        Ok(resp) => {
+            why.extend_from_slice(b"GET /healthz answered HTTP ");
+            text::push_u64(&mut why, u64::from(resp.status));
+        }
+        Err(e) => why.extend_from_slice(&e),
+    }
+    Err(why)
 }
 
 /// The `migrate begin` / `restore begin` path.
@@ -182,16 +220,31 @@ fn read_file(path: &[u8], limit: usize) -> Result<Vec<u8>, c_int> {
 /// Bound for the small files the client reads (config, /proc, cgroup files).
 const SMALL_FILE: usize = 1 << 20;
 
-/// The policy to apply on failure, and the config if it is usable.
-fn load_config() -> (Policy, Result<Config, Vec<u8>>) {
+/// The config file's path.
+fn config_path() -> &'static [u8] {
     // Tests only: libvirt rebuilds the hook's environment, so production always uses the default.
     let env = cstring(config::PATH_ENV);
-    // SAFETY: `env` is NUL-terminated; getenv's result is read before the environment changes.
+    // SAFETY: `env` is NUL-terminated; the environment is never changed by this program, so
+    // getenv's result stays valid.
     let over = unsafe { sys::c_bytes(sys::getenv(env.as_ptr().cast::<c_char>())) };
-    let path = if over.is_empty() { config::DEFAULT_PATH } else { over };
+    if over.is_empty() {
+        config::DEFAULT_PATH
+    } else {
+        over
+    }
+}
+
+/// The config file's text, or the errno that kept it from being read.
+fn load_config_text() -> Result<Vec<u8>, c_int> {
+    read_file(config_path(), SMALL_FILE)
+}
+
+/// The policy to apply on failure, and the config if it is usable.
+fn load_config() -> (Policy, Result<Config, Vec<u8>>) {
+    let path = config_path();
     let mut why = b"config ".to_vec();
     why.extend_from_slice(path);
-    match read_file(path, SMALL_FILE) {
+    match load_config_text() {
         Err(e) => {
             why.extend_from_slice(b" is unreadable");
             (Policy::Pass, Err(with_errno(why, e)))
@@ -661,6 +714,72 @@ mod tests {
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn probe_is_healthy_only_on_a_200() {
+        let path = temp_socket("probe-ok");
+        let server = serve_once(&path, &b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}"[..]);
+        assert_eq!(probe(&bytes(&path), 1000), Ok(()));
+        let got = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(got.starts_with("GET /healthz HTTP/1.1\r\nHost: localhost\r\n"), "{got:?}");
+
+        let path = temp_socket("probe-503");
+        let server = serve_once(&path, &b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\n{}"[..]);
+        assert_eq!(probe(&bytes(&path), 1000).unwrap_err(), b"probe: GET /healthz answered HTTP 503");
+        server.join().unwrap();
+
+        let path = temp_socket("probe-junk");
+        let server = serve_once(&path, &b"SSH-2.0-OpenSSH\r\n\r\n"[..]);
+        assert_eq!(probe(&bytes(&path), 1000).unwrap_err(), b"probe: unusable answer from the hook server: not an HTTP/1.x response");
+        server.join().unwrap();
+
+        // A 200 whose body is cut off is not a 200.
+        let path = temp_socket("probe-cut");
+        let server = serve_once(&path, &b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"sta"[..]);
+        assert!(probe(&bytes(&path), 1000).is_err());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn probe_waits_for_the_socket_within_its_timeout_only() {
+        let path = temp_socket("probe-late");
+        let late = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let listener = UnixListener::bind(&path).unwrap();
+                let (mut s, _) = listener.accept().unwrap();
+                let _ = s.read(&mut [0u8; 4096]).unwrap();
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            }
+        });
+        assert_eq!(probe(&bytes(&path), 1000), Ok(()));
+        late.join().unwrap();
+
+        // No server: fails at its own timeout, not at the client's usual 2 s.
+        let path = temp_socket("probe-none");
+        let t0 = std::time::Instant::now();
+        let why = probe(&bytes(&path), 200).unwrap_err();
+        let took = t0.elapsed();
+        assert!(took >= std::time::Duration::from_millis(198) && took < std::time::Duration::from_millis(700), "{took:?}");
+        assert!(why.starts_with(b"probe: cannot connect to the hook server at "), "{}", String::from_utf8_lossy(&why));
+        assert!(why.ends_with(b" within timeout_ms=200: No such file or directory"));
+
+        // A server that accepts but never answers: the same bound.
+        let path = temp_socket("probe-silent");
+        let listener = UnixListener::bind(&path).unwrap();
+        let t0 = std::time::Instant::now();
+        let why = probe(&bytes(&path), 200).unwrap_err();
+        assert!(t0.elapsed() < std::time::Duration::from_millis(700));
+        assert_eq!(why, b"probe: no complete answer from the hook server within timeout_ms=200 (waiting for the reply)");
+        drop(listener);
+    }
+
+    #[test]
+    fn probe_usage_error_exits_one() {
+        assert_eq!(run(&[b"--probe", b"--bogus"]), 1);
+        assert_eq!(run(&[b"--probe", b"--timeout-ms", b"0"]), 1);
     }
 
     #[test]

@@ -59,10 +59,18 @@ pub fn interpret(resp: Response) -> Result<Reply, Vec<u8>> {
     }
 }
 
-/// The single stderr line for a failure, and the exit status.
-pub fn failure(reason: &[u8], policy: Policy) -> (Vec<u8>, i32) {
+/// One stderr line: the prefix, `reason` flattened to one line, a newline.
+pub fn line(reason: &[u8]) -> Vec<u8> {
     let mut line = PREFIX.to_vec();
     push_one_line(&mut line, reason, 4 * MAX_QUOTED);
+    line.push(b'\n');
+    line
+}
+
+/// The single stderr line for a failure, and the exit status.
+pub fn failure(reason: &[u8], policy: Policy) -> (Vec<u8>, i32) {
+    let mut line = line(reason);
+    line.pop();
     let (tail, code): (&[u8], i32) = match policy {
         Policy::Pass => (b" (on_error=pass: continuing with the unchanged domain XML)\n", 0),
         Policy::Abort => (b" (on_error=abort: refusing the incoming domain)\n", 1),
