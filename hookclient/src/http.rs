@@ -51,6 +51,17 @@ pub fn probe_request() -> Vec<u8> {
     h
 }
 
+/// `release end`: the whole request, an empty POST naming the domain.
+pub const RELEASE_PATH: &[u8] = b"/v1/release-end";
+
+pub fn release_request(domain: &[u8]) -> Vec<u8> {
+    let mut h = start(b"POST", RELEASE_PATH);
+    h.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\nX-Premigration-Domain: ");
+    push_header_safe(&mut h, domain);
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
 /// Head of the request; the body (the XML) is sent right after it.
 pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
     let mut h = start(b"POST", PATH);
@@ -433,6 +444,18 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(String::from_utf8(probe_request()).unwrap(), want);
+    }
+
+    #[test]
+    fn release_request_is_an_empty_post_naming_the_domain() {
+        let want = format!(
+            "POST /v1/release-end HTTP/1.1\r\nHost: localhost\r\nUser-Agent: premigration-hooks-client/{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\nX-Premigration-Domain: default_vm-1\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(release_request(b"default_vm-1")).unwrap(), want);
+        let head = String::from_utf8(release_request(b"a\r\nX: y")).unwrap();
+        assert!(head.contains("\r\nX-Premigration-Domain: a%0D%0AX: y\r\n\r\n"));
     }
 
     #[test]

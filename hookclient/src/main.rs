@@ -9,7 +9,8 @@
 //! the binary is `no_std`; `cargo test` builds it with std).
 //!
 //! Invariants:
-//! - a non-XML op exits 0 at once, touching no file and no socket;
+//! - a non-XML op exits 0 at once, touching no file and no socket, except `release end`:
+//!   one short notification to the server, and exit 0 whatever happens;
 //! - stdout gets the new XML exactly once, after the whole reply arrived (by HTTP framing)
 //!   and passed a whole-document check, or nothing;
 //! - every failure is one stderr line prefixed `premigration-hooks: `, and the exit status
@@ -80,6 +81,16 @@ fn run(args: &[&[u8]]) -> c_int {
             unsafe { sys::signal(sys::SIGPIPE, sys::SIG_IGN) };
             filter(domain, op)
         }
+        Route::Release { domain } => {
+            unsafe { sys::signal(sys::SIGPIPE, sys::SIG_IGN) };
+            // libvirt ignores the outcome of a release hook; a line on stderr still helps
+            // whoever reads the daemon's debug log. stdin (the XML) is left unread, as for
+            // every other op that does not use it.
+            if let Err(why) = notify_release(domain, load_config().1) {
+                let _ = write_all_fd(2, &outcome::line(&why));
+            }
+            0
+        }
         Route::Probe(p) => {
             unsafe { sys::signal(sys::SIGPIPE, sys::SIG_IGN) };
             let socket = match p.socket {
@@ -103,6 +114,29 @@ fn run(args: &[&[u8]]) -> c_int {
             1
         }
     }
+}
+
+/// Bound on the release notification: the domain is already gone, and libvirt waits for
+/// the hook while tearing it down.
+const RELEASE_TIMEOUT_MS: u64 = 1000;
+
+/// `release end`: `POST /v1/release-end` naming the domain, within min(timeout_ms, 1 s).
+fn notify_release(domain: &[u8], cfg: Result<Config, Vec<u8>>) -> Result<(), Vec<u8>> {
+    let mut why = b"release-end: ".to_vec();
+    let result = cfg.and_then(|cfg| exchange(&cfg.socket, &http::release_request(domain), b"", cfg.timeout_ms.min(RELEASE_TIMEOUT_MS)));
+    match result {
+        Ok(resp) if (200..300).contains(&resp.status) => return Ok(()),
+        Ok(resp) => {
+            why.extend_from_slice(b"the hook server answered HTTP ");
+            text::push_u64(&mut why, u64::from(resp.status));
+            if let Some(msg) = http::json_error_message(&resp.body) {
+                why.extend_from_slice(b": ");
+                why.extend_from_slice(&msg);
+            }
+        }
+        Err(e) => why.extend_from_slice(&e),
+    }
+    Err(why)
 }
 
 /// `--probe`: `GET /healthz` within `timeout_ms` (waiting for the socket too, but never
@@ -780,6 +814,49 @@ mod tests {
     fn probe_usage_error_exits_one() {
         assert_eq!(run(&[b"--probe", b"--bogus"]), 1);
         assert_eq!(run(&[b"--probe", b"--timeout-ms", b"0"]), 1);
+    }
+
+    fn conf(socket: &Path, timeout_ms: u64) -> Result<Config, Vec<u8>> {
+        Ok(Config { socket: bytes(socket), timeout_ms, on_error: Policy::Abort, max_xml_bytes: 1 << 20 })
+    }
+
+    #[test]
+    fn release_end_posts_the_domain_with_an_empty_body() {
+        let path = temp_socket("release-ok");
+        let server = serve_once(&path, &b"HTTP/1.1 204 No Content\r\n\r\n"[..]);
+        assert_eq!(notify_release(b"default_vm-1", conf(&path, 2000)), Ok(()));
+        let got = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(got.starts_with("POST /v1/release-end HTTP/1.1\r\n"), "{got:?}");
+        assert!(got.contains("\r\nContent-Length: 0\r\n") && got.contains("\r\nX-Premigration-Domain: default_vm-1\r\n"));
+        assert!(got.ends_with("\r\n\r\n"), "no body: {got:?}");
+    }
+
+    #[test]
+    fn release_end_reports_but_survives_every_failure() {
+        let path = temp_socket("release-404");
+        let server = serve_once(&path, &b"HTTP/1.1 404 Not Found\r\nContent-Length: 21\r\n\r\n{\"error\":\"not found\"}"[..]);
+        assert_eq!(notify_release(b"vm", conf(&path, 2000)).unwrap_err(), b"release-end: the hook server answered HTTP 404: not found");
+        server.join().unwrap();
+        let why = notify_release(b"vm", Err(b"config /x is unreadable: No such file or directory".to_vec())).unwrap_err();
+        assert_eq!(why, b"release-end: config /x is unreadable: No such file or directory");
+    }
+
+    #[test]
+    fn release_end_is_bounded_by_one_second_or_timeout_ms() {
+        // A silent server with timeout_ms=5000: given up after 1 s.
+        let path = temp_socket("release-silent");
+        let listener = UnixListener::bind(&path).unwrap();
+        let t0 = std::time::Instant::now();
+        let why = notify_release(b"vm", conf(&path, 5000)).unwrap_err();
+        let took = t0.elapsed();
+        assert!(took >= std::time::Duration::from_millis(998) && took < std::time::Duration::from_millis(1500), "{took:?}");
+        assert!(why.starts_with(b"release-end: no complete answer from the hook server within timeout_ms=1000"));
+        drop(listener);
+        // No server and a shorter timeout_ms: that one applies (the socket wait included).
+        let path = temp_socket("release-none");
+        let t0 = std::time::Instant::now();
+        assert!(notify_release(b"vm", conf(&path, 200)).is_err());
+        assert!(t0.elapsed() < std::time::Duration::from_millis(700));
     }
 
     #[test]

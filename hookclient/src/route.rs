@@ -2,7 +2,9 @@
 //!
 //! libvirt runs every qemu hook at every VM start, stop, reconnect and migration with
 //! `<domain> <op> <subop> <extra>`; only `migrate begin` and `restore begin` read stdout.
-//! Everything else must return at once without reading a file or touching the socket.
+//! `release end` (the domain has left this pod: migrated away, or stopped) is forwarded as
+//! a notification whose outcome libvirt ignores. Everything else must return at once
+//! without reading a file or touching the socket.
 //!
 //! Operators and Kubernetes call it with flags instead: `--version`, and
 //! `--probe [--socket PATH] [--timeout-ms N]` (a startup/readiness probe exec'd in the
@@ -36,6 +38,8 @@ pub enum Route<'a> {
     Version,
     /// Filter the domain XML on stdin.
     Filter { domain: &'a [u8], op: XmlOp },
+    /// `release end`: tell the server the domain left, then exit 0 whatever happened.
+    Release { domain: &'a [u8] },
     /// `--probe`: `GET /healthz`, exit 0 on 200.
     Probe(Probe<'a>),
     /// A flag command line that cannot be run: exit 1 with one stderr line.
@@ -57,6 +61,7 @@ pub fn route<'a>(args: &[&'a [u8]]) -> Route<'a> {
     match args {
         [flag] if *flag == b"--version" => Route::Version,
         [flag, rest @ ..] if *flag == b"--probe" && rest.first().is_none_or(|a| a.starts_with(b"--")) => probe(rest),
+        [domain, op, subop, _extra, ..] if *op == b"release" && *subop == b"end" => Route::Release { domain },
         [domain, op, subop, _extra, ..] if *subop == b"begin" => match *op {
             b"migrate" => Route::Filter { domain, op: XmlOp::Migrate },
             b"restore" => Route::Filter { domain, op: XmlOp::Restore },
@@ -123,8 +128,8 @@ mod tests {
             ["vm", "start", "begin", "-"],
             ["vm", "started", "begin", "-"],
             ["vm", "stopped", "end", "-"],
-            ["vm", "release", "end", "-"],
-            ["vm", "release", "end", "migrated"],
+            ["vm", "release", "begin", "-"],
+            ["vm", "RELEASE", "end", "-"],
             ["vm", "reconnect", "begin", "-"],
             ["vm", "attach", "begin", "-"],
             ["vm", "migrate", "end", "-"],
@@ -134,6 +139,16 @@ mod tests {
         ] {
             assert_eq!(r(&call), Route::Ignore, "{call:?}");
         }
+    }
+
+    #[test]
+    fn release_end_is_forwarded_as_a_notification() {
+        assert_eq!(r(&["default_vm-1", "release", "end", "-"]), Route::Release { domain: b"default_vm-1" });
+        assert_eq!(r(&["vm", "release", "end", "migrated"]), Route::Release { domain: b"vm" });
+        assert_eq!(r(&["--probe", "release", "end", "-"]), Route::Release { domain: b"--probe" });
+        // Not a libvirt release call: too few arguments.
+        assert_eq!(r(&["vm", "release", "end"]), Route::Ignore);
+        assert_eq!(r(&["release", "end", "-"]), Route::Ignore);
     }
 
     #[test]
