@@ -17,6 +17,8 @@ use alloc::vec::Vec;
 use crate::text::{parse_u64, trim};
 
 pub const DEFAULT_PATH: &[u8] = b"/var/run/premigration-hooks/client.conf";
+/// Where the server listens unless told otherwise (and what it writes into client.conf).
+pub const DEFAULT_SOCKET: &[u8] = b"/var/run/premigration-hooks/hooks.sock";
 /// Tests only: libvirt rebuilds the hook's environment from scratch, so this never reaches
 /// the client in production.
 pub const PATH_ENV: &[u8] = b"PREMIGRATION_HOOKS_CLIENT_CONF";
@@ -54,16 +56,11 @@ pub fn parse(text: &[u8]) -> (Policy, Result<Config, ConfigError>) {
     let mut on_error: Option<&[u8]> = None;
     let mut max_xml: Option<&[u8]> = None;
     let mut malformed = false;
-    for raw in text.split(|&c| c == b'\n') {
-        let line = trim(strip_comment(raw));
-        if line.is_empty() {
-            continue;
-        }
-        let Some(eq) = line.iter().position(|&c| c == b'=') else {
+    for entry in entries(text) {
+        let Some((key, value)) = entry else {
             malformed = true;
             continue;
         };
-        let (key, value) = (trim(&line[..eq]), trim(&line[eq + 1..]));
         match key {
             b"socket" => socket = Some(value),
             b"timeout_ms" => timeout = Some(value),
@@ -83,9 +80,7 @@ pub fn parse(text: &[u8]) -> (Policy, Result<Config, ConfigError>) {
         }
         let socket = match socket {
             None | Some(b"") => return Err(ConfigError { what: "is missing", key: b"socket" }),
-            Some(s) if s.len() > MAX_SOCKET_PATH => {
-                return Err(ConfigError { what: "is longer than 107 bytes", key: b"socket" })
-            }
+            Some(s) if s.len() > MAX_SOCKET_PATH => return Err(ConfigError { what: "is longer than 107 bytes", key: b"socket" }),
             Some(s) if s.contains(&0) => return Err(ConfigError { what: "contains a NUL byte", key: b"socket" }),
             Some(s) => s.to_vec(),
         };
@@ -106,6 +101,25 @@ pub fn parse(text: &[u8]) -> (Policy, Result<Config, ConfigError>) {
         Ok(Config { socket, timeout_ms, on_error: policy, max_xml_bytes })
     })();
     (policy, result)
+}
+
+/// The `key=value` lines, trimmed; `None` for a non-empty line without `=`.
+fn entries(text: &[u8]) -> impl Iterator<Item = Option<(&[u8], &[u8])>> {
+    text.split(|&c| c == b'\n').map(|raw| trim(strip_comment(raw))).filter(|line| !line.is_empty()).map(|line| {
+        let eq = line.iter().position(|&c| c == b'=')?;
+        Some((trim(&line[..eq]), trim(&line[eq + 1..])))
+    })
+}
+
+/// The socket `--probe` uses without `--socket`: the config's `socket=` if `text` (the
+/// config file, if readable) has a usable one, else `DEFAULT_SOCKET`. The rest of the file
+/// does not matter here: the probe must find the server even if another key is invalid.
+pub fn probe_socket(text: Option<&[u8]>) -> &[u8] {
+    let socket = text.and_then(|t| entries(t).flatten().filter(|(k, _)| *k == b"socket").last()).map(|(_, v)| v);
+    match socket {
+        Some(s) if !s.is_empty() && s.len() <= MAX_SOCKET_PATH && !s.contains(&0) => s,
+        _ => DEFAULT_SOCKET,
+    }
 }
 
 /// Cuts a `#` comment that starts the line or follows whitespace (a `#` inside a value,
@@ -181,5 +195,17 @@ mod tests {
         assert_eq!(parse(&long).1.unwrap_err().key, b"socket");
         let fits = [b"socket=/".as_slice(), &[b'x'; 106]].concat();
         assert!(parse(&fits).1.is_ok());
+    }
+
+    #[test]
+    fn probe_socket_comes_from_the_config_else_the_default() {
+        assert_eq!(probe_socket(Some(b"socket=/run/a.sock\ntimeout_ms=2000\n")), b"/run/a.sock");
+        // Another key being invalid does not matter to the probe.
+        assert_eq!(probe_socket(Some(b"timeout_ms=soon\nno equals\nsocket = /run/b.sock # c\n")), b"/run/b.sock");
+        for text in [None, Some(&b""[..]), Some(b"socket=\n"), Some(b"timeout_ms=1\n")] {
+            assert_eq!(probe_socket(text), DEFAULT_SOCKET);
+        }
+        let long = [b"socket=/".as_slice(), &[b'x'; 107]].concat();
+        assert_eq!(probe_socket(Some(&long)), DEFAULT_SOCKET);
     }
 }

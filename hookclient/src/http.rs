@@ -3,6 +3,15 @@
 //! never panics (unit tests feed it random and mutated input), so the I/O loop can call it
 //! after every read and stop as soon as the message is complete, even if a server ignores
 //! `Connection: close`.
+//!
+//! Framing rule: a success (2xx) answer counts only when HTTP's own framing says its body is
+//! complete: exactly `Content-Length` bytes, or a chunked body through its last chunk and
+//! trailer. A close-delimited 2xx body (no length, not chunked, as HTTP/1.0 allows) is refused
+//! at once: a server or proxy dying mid-write would look exactly like a complete answer, and
+//! the client would print a cut-off domain XML. Bytes already received past the framed end
+//! are refused too: with `Connection: close` nothing may follow, so they mean the framing
+//! does not describe the body (a `Content-Length` that undercounts). Error answers (4xx/5xx)
+//! may still be close-delimited; they are read to EOF only to quote their message.
 
 use alloc::vec::Vec;
 
@@ -19,16 +28,44 @@ pub struct RequestFacts<'a> {
 pub const PATH: &[u8] = b"/v1/migrate-begin";
 const USER_AGENT: &[u8] = b"premigration-hooks-client/";
 
-/// Head of the request; the body (the XML) is sent right after it.
-pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
+/// The request line, Host and User-Agent, each line ending in CRLF.
+fn start(method: &[u8], path: &[u8]) -> Vec<u8> {
     let mut h = Vec::with_capacity(512);
-    h.extend_from_slice(b"POST ");
-    h.extend_from_slice(PATH);
+    h.extend_from_slice(method);
+    h.push(b' ');
+    h.extend_from_slice(path);
     // Node's HTTP server rejects HTTP/1.1 requests without Host.
     h.extend_from_slice(b" HTTP/1.1\r\nHost: localhost\r\nUser-Agent: ");
     h.extend_from_slice(USER_AGENT);
     h.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-    h.extend_from_slice(b"\r\nContent-Type: application/xml\r\nContent-Length: ");
+    h.extend_from_slice(b"\r\n");
+    h
+}
+
+/// `--probe`: the whole request (no body).
+pub const PROBE_PATH: &[u8] = b"/healthz";
+
+pub fn probe_request() -> Vec<u8> {
+    let mut h = start(b"GET", PROBE_PATH);
+    h.extend_from_slice(b"Connection: close\r\n\r\n");
+    h
+}
+
+/// `release end`: the whole request, an empty POST naming the domain.
+pub const RELEASE_PATH: &[u8] = b"/v1/release-end";
+
+pub fn release_request(domain: &[u8]) -> Vec<u8> {
+    let mut h = start(b"POST", RELEASE_PATH);
+    h.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\nX-Premigration-Domain: ");
+    push_header_safe(&mut h, domain);
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
+/// Head of the request; the body (the XML) is sent right after it.
+pub fn request_head(facts: &RequestFacts, body_len: usize) -> Vec<u8> {
+    let mut h = start(b"POST", PATH);
+    h.extend_from_slice(b"Content-Type: application/xml\r\nContent-Length: ");
     push_u64(&mut h, body_len as u64);
     h.extend_from_slice(b"\r\nConnection: close\r\nX-Premigration-Op: ");
     h.extend_from_slice(facts.op);
@@ -77,8 +114,11 @@ enum Framing {
     None,
     Length(usize),
     Chunked,
+    /// Close-delimited: only accepted for answers that are not a success (see the module doc).
     ToEof,
 }
+
+const TRAILING: &str = "bytes after the end of the framed response";
 
 /// Parses a whole response from `buf`; `eof` tells whether the peer has closed.
 pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
@@ -101,10 +141,13 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Parsed {
         }
         let body = &rest[head_len..];
         return match framing {
+            Framing::None if !body.is_empty() => Parsed::Malformed(TRAILING),
             Framing::None => Parsed::Complete(Response { status, body: Vec::new() }),
             Framing::Length(n) => {
-                if body.len() >= n {
-                    Parsed::Complete(Response { status, body: body[..n].to_vec() })
+                if body.len() > n {
+                    Parsed::Malformed(TRAILING)
+                } else if body.len() == n {
+                    Parsed::Complete(Response { status, body: body.to_vec() })
                 } else if eof {
                     Parsed::Malformed("connection closed before the end of the body")
                 } else {
@@ -183,6 +226,8 @@ fn parse_head(buf: &[u8], eof: bool) -> Result<Option<(usize, u16, Framing)>, &'
             return Err("response body too large");
         }
         Framing::Length(n as usize)
+    } else if (200..300).contains(&status) {
+        return Err("a success answer without Content-Length or chunked framing (a cut-off body would look complete)");
     } else {
         Framing::ToEof
     };
@@ -257,6 +302,9 @@ fn dechunk(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, &'static str> {
                 let empty = strip_cr(&buf[pos..pos + nl]).is_empty();
                 pos += nl + 1;
                 if empty {
+                    if pos != buf.len() {
+                        return Err(TRAILING);
+                    }
                     let mut body = Vec::with_capacity(total);
                     for (a, b) in spans {
                         body.extend_from_slice(&buf[a..b]);
@@ -364,6 +412,7 @@ fn hex4(s: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::Rng;
 
     fn complete(status: u16, body: &[u8]) -> Parsed {
         Parsed::Complete(Response { status, body: body.to_vec() })
@@ -389,22 +438,119 @@ mod tests {
     }
 
     #[test]
+    fn probe_request_is_a_plain_get() {
+        let want = format!(
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: premigration-hooks-client/{}\r\nConnection: close\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(probe_request()).unwrap(), want);
+    }
+
+    #[test]
+    fn release_request_is_an_empty_post_naming_the_domain() {
+        let want = format!(
+            "POST /v1/release-end HTTP/1.1\r\nHost: localhost\r\nUser-Agent: premigration-hooks-client/{}\r\n\
+             Content-Length: 0\r\nConnection: close\r\nX-Premigration-Domain: default_vm-1\r\n\r\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(String::from_utf8(release_request(b"default_vm-1")).unwrap(), want);
+        let head = String::from_utf8(release_request(b"a\r\nX: y")).unwrap();
+        assert!(head.contains("\r\nX-Premigration-Domain: a%0D%0AX: y\r\n\r\n"));
+    }
+
+    #[test]
     fn domain_names_cannot_inject_headers() {
         let facts = RequestFacts { domain: "a\r\nX: y%é".as_bytes(), op: b"restore", cpuset: b"0", cpuset_source: b"proc-status" };
         let head = String::from_utf8(request_head(&facts, 0)).unwrap();
         assert!(head.contains("\r\nX-Premigration-Domain: a%0D%0AX: y%25%C3%A9\r\n"));
     }
 
+    const NO_FRAMING: Parsed =
+        Parsed::Malformed("a success answer without Content-Length or chunked framing (a cut-off body would look complete)");
+    const SHORT: Parsed = Parsed::Malformed("connection closed before the end of the body");
+
     #[test]
-    fn content_length_bodies() {
+    fn framing_exact_content_length_is_complete() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: 7\r\n\r\n<a/>\n..";
         assert_eq!(parse_response(r, false), complete(200, b"<a/>\n.."));
-        assert_eq!(parse_response(&r[..r.len() - 1], false), Parsed::Incomplete);
-        assert_eq!(parse_response(&r[..r.len() - 1], true), Parsed::Malformed("connection closed before the end of the body"));
-        // Bytes after the body are ignored; the reply is complete at Content-Length.
+        assert_eq!(parse_response(r, true), complete(200, b"<a/>\n.."));
+        let empty = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(parse_response(empty, true), complete(200, b""));
+    }
+
+    #[test]
+    fn framing_short_content_length_body_is_an_error_at_eof() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, false), Parsed::Incomplete);
+        assert_eq!(parse_response(r, true), SHORT);
+        // Every cut of the body, at EOF.
+        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n<domain/>";
+        for cut in full.len() - 9..full.len() {
+            assert_eq!(parse_response(&full[..cut], true), SHORT, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn framing_bytes_past_the_content_length_are_an_error() {
+        // An undercounting Content-Length would otherwise hand over a cut body as complete.
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, false), Parsed::Malformed(TRAILING));
+        let mut pipelined = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n<a/>".to_vec();
+        pipelined.extend_from_slice(b"HTTP/1.1 500");
+        assert_eq!(parse_response(&pipelined, false), Parsed::Malformed(TRAILING));
+        assert_eq!(parse_response(b"HTTP/1.1 204 No Content\r\n\r\nx", false), Parsed::Malformed(TRAILING));
+    }
+
+    #[test]
+    fn framing_close_delimited_success_is_refused_before_eof() {
+        // No length, not chunked: refused as soon as the head is in, whether or not EOF came.
+        for eof in [false, true] {
+            assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\n\r\n<domain/>", eof), NO_FRAMING);
+            assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", eof), NO_FRAMING);
+            assert_eq!(parse_response(b"HTTP/1.1 201 Created\r\n\r\n<domain/>", eof), NO_FRAMING);
+        }
+    }
+
+    #[test]
+    fn framing_http_1_0_cut_short_is_an_error() {
+        // HTTP/1.0 without a length is close-delimited: EOF cannot prove the body complete.
+        let r = b"HTTP/1.0 200 OK\n\n<domain/>";
+        assert_eq!(parse_response(r, true), NO_FRAMING);
+        assert_eq!(parse_response(&r[..r.len() - 3], true), NO_FRAMING);
+        // HTTP/1.0 with a length is held to it.
+        let r = b"HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\n<domain/>";
+        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
+        assert_eq!(parse_response(&r[..r.len() - 2], true), SHORT);
+    }
+
+    #[test]
+    fn framing_close_delimited_errors_are_still_read_for_their_message() {
+        let r = b"HTTP/1.0 500 Oops\r\n\r\n{\"error\":\"boom\"}";
+        assert_eq!(parse_response(r, false), Parsed::Incomplete);
+        assert_eq!(parse_response(r, true), complete(500, b"{\"error\":\"boom\"}"));
+    }
+
+    #[test]
+    fn framing_truncated_chunked_body_is_never_complete() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n<dom\r\n5\r\nain/>\r\n0\r\n\r\n";
+        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".len();
+        for cut in head..r.len() {
+            assert_eq!(parse_response(&r[..cut], false), Parsed::Incomplete, "cut {cut}");
+            assert_eq!(parse_response(&r[..cut], true), Parsed::Malformed("connection closed inside a chunked body"), "cut {cut}");
+        }
         let mut extra = r.to_vec();
-        extra.extend_from_slice(b"HTTP/1.1 500");
-        assert_eq!(parse_response(&extra, false), complete(200, b"<a/>\n.."));
+        extra.push(b'x');
+        assert_eq!(parse_response(&extra, false), Parsed::Malformed(TRAILING));
+    }
+
+    #[test]
+    fn framing_chunked_with_trailers_is_complete_only_after_the_blank_line() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n<domain/>\r\n0\r\nX-Changes: 1\r\nX-Other: 2\r\n\r\n";
+        assert_eq!(parse_response(r, false), complete(200, b"<domain/>"));
+        let no_blank = &r[..r.len() - 2];
+        assert_eq!(parse_response(no_blank, false), Parsed::Incomplete);
+        assert_eq!(parse_response(no_blank, true), Parsed::Malformed("connection closed inside a chunked body"));
     }
 
     #[test]
@@ -430,13 +576,6 @@ mod tests {
         assert_eq!(parse_response(both, false), Parsed::Malformed("both Content-Length and Transfer-Encoding"));
         let gzip = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse_response(gzip, false), Parsed::Malformed("unsupported Transfer-Encoding"));
-    }
-
-    #[test]
-    fn close_delimited_bodies_and_http_1_0() {
-        let r = b"HTTP/1.0 200 OK\n\n<domain/>";
-        assert_eq!(parse_response(r, false), Parsed::Incomplete);
-        assert_eq!(parse_response(r, true), complete(200, b"<domain/>"));
     }
 
     #[test]
@@ -477,20 +616,6 @@ mod tests {
         assert_eq!(json_error_message(b"not json"), None);
     }
 
-    /// xorshift64*: a deterministic generator, so a failure is reproducible from its seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     /// Checks the invariants the I/O loop relies on, whatever the input.
     fn check(buf: &[u8]) {
         for eof in [false, true] {
@@ -514,8 +639,7 @@ mod tests {
         for _ in 0..20_000 {
             let len = rng.below(200);
             let biased = rng.below(2) == 0;
-            let buf: Vec<u8> =
-                (0..len).map(|_| if biased { ALPHABET[rng.below(ALPHABET.len())] } else { rng.next() as u8 }).collect();
+            let buf: Vec<u8> = (0..len).map(|_| if biased { ALPHABET[rng.below(ALPHABET.len())] } else { rng.next() as u8 }).collect();
             check(&buf);
             let mut prefixed = b"HTTP/1.1 200 OK\r\n".to_vec();
             prefixed.extend_from_slice(&buf);

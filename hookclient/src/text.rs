@@ -75,6 +75,24 @@ pub fn push_one_line(out: &mut Vec<u8>, s: &[u8], max: usize) {
     }
 }
 
+/// xorshift64*: a deterministic generator for the fuzz-style tests, so a failure is
+/// reproducible from its seed.
+#[cfg(test)]
+pub struct Rng(pub u64);
+
+#[cfg(test)]
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
