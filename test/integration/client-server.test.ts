@@ -165,16 +165,32 @@ describe('hook client ↔ hook server', () => {
     await standIn.close();
   });
 
-  test('non-XML ops (prepare begin, started begin, release end) exit 0 at once without connecting', async () => {
+  test('non-XML ops (prepare begin, started begin, migrate end) exit 0 at once without connecting', async () => {
     const socket = path.join(dir, 'count.sock');
     const standIn = await standInServer(socket, (s) => s.end('HTTP/1.1 500 x\r\nContent-Length: 0\r\n\r\n'));
     const conf = writeConf(socket, 'abort');
-    for (const args of [['vm', 'prepare', 'begin', '-'], ['vm', 'started', 'begin', '-'], ['vm', 'release', 'end', '-'], ['vm', 'migrate', 'end', '-']]) {
+    for (const args of [['vm', 'prepare', 'begin', '-'], ['vm', 'started', 'begin', '-'], ['vm', 'migrate', 'end', '-']]) {
       const run = await runClient(conf, PINNED_DOMAIN, args);
       expect(run).toMatchObject({ code: 0, signal: null });
       expect(run.stdout.length).toBe(0);
     }
     expect(standIn.connections).toBe(0);
+    await standIn.close();
+  });
+
+  test('release end tells the server once (POST /v1/release-end) and exits 0 even with on_error=abort and a failing answer (stand-in listener)', async () => {
+    const socket = path.join(dir, 'release.sock');
+    const heads: string[] = [];
+    const standIn = await standInServer(socket, (s, received) => {
+      heads.push(received.toString('latin1'));
+      s.end('HTTP/1.1 500 x\r\nContent-Length: 0\r\n\r\n');
+    });
+    const run = await runClient(writeConf(socket, 'abort'), '', ['ns_vm', 'release', 'end', '-']);
+    expect(run).toMatchObject({ code: 0, signal: null });
+    expect(run.stdout.length).toBe(0);
+    expect(standIn.connections).toBe(1);
+    expect(heads[0]).toMatch(/^POST \/v1\/release-end HTTP\/1\.1\r\n/);
+    expect(heads[0]).toMatch(/\r\nX-Premigration-Domain: ns_vm\r\n/i);
     await standIn.close();
   });
 
