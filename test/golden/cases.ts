@@ -3,7 +3,9 @@
  *
  * ctx.json: { about, cpuset: "list", sysfs?: "<fixture under test/fixtures/sysfs>",
  *             host?: { cells: { "<id>": "list" }, cores?: ["siblings list", …] },
- *             hooks?: [names], sourceNamespace?, targetNamespace? }
+ *             hooks?: [names], sourceNamespace?, targetNamespace?,
+ *             correctedVcpus?: [ids] }
+ * correctedVcpus: the vCPUs the change report must name as mis-pinned (Change.correction); [] = none.
  * Hooks default to the directory's hook (all default hooks for "chain").
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ interface CtxFile {
   hooks?: string[];
   sourceNamespace?: string;
   targetNamespace?: string;
+  correctedVcpus?: number[];
 }
 
 export interface GoldenCase {
@@ -37,6 +40,7 @@ export interface GoldenCase {
   hooks: string[] | undefined;
   expected?: string;
   expectedError?: string;
+  correctedVcpus?: number[];
 }
 
 /** A HostTopology from inline cells and sibling groups (CPUs without a group are their own core). */
@@ -80,6 +84,7 @@ export function loadGoldenCases(groups: string[] = [...HOOKS.map((h) => h.name),
         hooks: ctxFile.hooks ?? (group === 'chain' ? undefined : [group]),
         ...(expected !== undefined ? { expected } : {}),
         ...(expectedError !== undefined ? { expectedError } : {}),
+        ...(ctxFile.correctedVcpus !== undefined ? { correctedVcpus: ctxFile.correctedVcpus } : {}),
       });
     }
   }

@@ -4,6 +4,7 @@
  * the output must change nothing (idempotency).
  */
 import { runChain } from '../../src/core/chain.js';
+import { correctedVcpus } from '../../src/core/hooks/cpu-dedicated.js';
 import { HOOKS } from '../../src/core/hooks/registry.js';
 import { loadGoldenCases } from './cases.js';
 
@@ -27,6 +28,18 @@ describe.each(cases.map((c) => [`${c.group}/${c.name}`, c] as const))('%s', (_la
       expect(result.changed).toBe(expected !== c.input);
       expect(result.changes.length > 0).toBe(expected !== c.input);
     });
+    if (c.correctedVcpus !== undefined) {
+      const wanted = c.correctedVcpus;
+      test(`the change report names the mis-pinned vCPUs: [${wanted.join(',')}]`, () => {
+        const { changes } = runChain(c.input, c.ctx, c.hooks ? { hooks: c.hooks } : {});
+        expect(correctedVcpus(changes)).toEqual(wanted);
+        // Each correction is a readable note that names its vCPU among the mis-pinned ones.
+        for (const change of changes.filter((x) => x.correction !== undefined)) {
+          const vcpu = /vcpu='(\d+)'/.exec(change.path)?.[1] ?? '';
+          expect(change.correction).toMatch(new RegExp(`mis-pinned: vCPU (\\d+,)*${vcpu}(,|$)`));
+        }
+      });
+    }
     test('idempotent: a second run over the output changes nothing', () => {
       const again = runChain(expected, c.ctx, c.hooks ? { hooks: c.hooks } : {});
       expect(again.changed).toBe(false);

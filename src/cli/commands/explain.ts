@@ -4,6 +4,7 @@
  * before → after. Graphics passwords in the shown lines are masked.
  */
 import { runChain, type ChainResult } from '../../core/chain.js';
+import { correctedVcpus } from '../../core/hooks/cpu-dedicated.js';
 import { formatCpuList } from '../../core/topology/index.js';
 import { describeTopology } from '../../core/topology/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
@@ -64,8 +65,16 @@ export function renderExplanation({ input, result, flags, host }: ExplainInput):
       out.push(`  ${label(change.path).padEnd(w)}  ${change.before ?? '(none)'} → ${change.after ?? '(removed)'}`);
     }
   }
+  const corrections = [...new Set(result.changes.flatMap((c) => (c.correction !== undefined ? [`${c.hook}: ${c.correction}`] : [])))];
+  const misPinned = correctedVcpus(result.changes);
+  if (corrections.length > 0) {
+    out.push('');
+    out.push(`corrected placement: the domain arrived pinned inside this cpuset, but not where this node's topology puts vCPU ${misPinned.join(',')}:`);
+    for (const line of corrections) out.push(`  ${line}`);
+  }
   out.push('');
-  out.push(`result:  ${result.changed ? `${plural(result.changes.length, 'change')}, ABI guard passed` : 'unchanged'}; ${ms(result.durationMs)} in the chain`);
+  const what = misPinned.length > 0 ? `, correcting mis-pinned vCPU ${misPinned.join(',')}` : '';
+  out.push(`result:  ${result.changed ? `${plural(result.changes.length, 'change')}${what}, ABI guard passed` : 'unchanged'}; ${ms(result.durationMs)} in the chain`);
   return `${out.join('\n')}\n`;
 }
 

@@ -235,6 +235,71 @@ function writeNumatune(numatune: XmlElement, plan: PinningPlan, edit: Editor): v
   }
 }
 
+/**
+ * The vCPU pins the domain arrived with, when they already are a placement for this target: every
+ * enabled vCPU pinned, and only to CPUs of the target's cpuset. That is what KubeVirt's own
+ * placement hands us (up to 1.7 the source computes the target's pins; from 1.8 upstream's hook
+ * runs before ours), as opposed to the source's pins, which point at the source node's CPUs.
+ */
+function placementForThisTarget(cputune: XmlElement, plan: PinningPlan, cpuset: readonly number[]): Map<number, number[]> | undefined {
+  const allowed = new Set(cpuset);
+  const pins = byAttr(cputune.elements('vcpupin'), 'vcpu');
+  const placed = new Map<number, number[]>();
+  for (const vcpu of plan.vcpuPins.keys()) {
+    const cpus = cpusOf(pins.get(String(vcpu))?.attr('cpuset'));
+    if (!cpus || cpus.length === 0 || cpus.some((c) => !allowed.has(c))) return undefined;
+    placed.set(vcpu, cpus);
+  }
+  return placed;
+}
+
+const VCPUPIN_PATH = /^\/domain\/cputune\/vcpupin\[@vcpu='(\d+)'\]\/@cpuset$/;
+
+/** The vCPU ids of the changes that correct a placement (see Change.correction), ascending. */
+export function correctedVcpus(changes: readonly Change[]): number[] {
+  const ids = changes
+    .filter((c) => c.hook === CPU_DEDICATED && c.correction !== undefined)
+    .map((c) => Number(VCPUPIN_PATH.exec(c.path)?.[1] ?? NaN))
+    .filter((id) => Number.isInteger(id));
+  return [...new Set(ids)].sort((a, b) => a - b);
+}
+
+/**
+ * When the domain arrived already placed for this target and the hook still moved vCPUs, that
+ * placement was wrong for this node's topology (typically KubeVirt's, which drops sibling ranges
+ * such as `4-5` and so sees one-thread cores). Each moved vCPU's change gets a note that names it,
+ * its guest core, and the host cores that guest core was on and is on now.
+ */
+function markCorrections(changes: Change[], placed: Map<number, number[]>, plan: PinningPlan, signals: GuestCpuSignals, ctx: HookContext): void {
+  const t = signals.threadsPerCore;
+  const moved = new Map<number, Change>();
+  for (const change of changes) {
+    const vcpu = Number(VCPUPIN_PATH.exec(change.path)?.[1] ?? NaN);
+    if (change.before !== null && change.after !== null && placed.has(vcpu)) moved.set(vcpu, change);
+  }
+  if (moved.size === 0) return;
+  const hostCores = (cpus: number[]): string => {
+    const cores: string[] = [];
+    for (const cpu of cpus) {
+      const core = formatCpuList(ctx.host.cpus.get(cpu)?.siblings ?? [cpu]);
+      if (!cores.includes(core)) cores.push(core);
+    }
+    return `host core${cores.length === 1 ? '' : 's'} ${cores.join(' + ')}`;
+  };
+  const vcpus = signals.enabledVcpus;
+  for (let start = 0; start < vcpus.length; start += t) {
+    const members = vcpus.slice(start, start + t);
+    const misPinned = members.filter((v) => moved.has(v));
+    if (misPinned.length === 0) continue;
+    const before = members.flatMap((v) => placed.get(v) ?? []);
+    const after = members.map((v) => plan.vcpuPins.get(v) as number);
+    const note =
+      `guest core ${start / t} (vCPU ${members.join(',')}) was on CPU ${before.join(',')} (${hostCores(before)}), ` +
+      `now on CPU ${after.join(',')} (${hostCores(after)}); mis-pinned: vCPU ${misPinned.join(',')}`;
+    for (const v of misPinned) (moved.get(v) as Change).correction = note;
+  }
+}
+
 /** Build the placement request from the XML signals and the target facts. */
 export function pinningRequestFor(signals: GuestCpuSignals, ctx: HookContext): PinningRequest {
   return {
@@ -260,9 +325,11 @@ export const cpuDedicatedHook: Hook = {
     const plan = planPinning(pinningRequestFor(signals, ctx));
     const edit = new Editor();
     const cputune = doc.selectOne('cputune');
+    const placed = cputune ? placementForThisTarget(cputune, plan, ctx.cpuset) : undefined;
     if (cputune) writeCputune(cputune, plan, edit);
     const numatune = doc.selectOne('numatune');
     if (signals.numaPassthrough && numatune) writeNumatune(numatune, plan, edit);
+    if (placed) markCorrections(edit.changes, placed, plan, signals, ctx);
     return edit.changes;
   },
 };

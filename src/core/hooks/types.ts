@@ -19,6 +19,12 @@ export interface Change {
   path: string;
   before: string | null;
   after: string | null;
+  /**
+   * Set when this change corrects a placement that was already made for this target (cpu-dedicated:
+   * every enabled vCPU was pinned inside the target's cpuset, but not where the placement on this
+   * node's topology puts it). A readable note that names the mis-pinned vCPUs.
+   */
+  correction?: string;
 }
 
 export interface Hook {
