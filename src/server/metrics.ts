@@ -31,6 +31,7 @@ export class ServerMetrics {
   private readonly requestDuration: Histogram<'result'>;
   private readonly refusals: Counter<'hook'>;
   private readonly requests: Counter<'op' | 'code'>;
+  private readonly corrections: Counter<'hook'>;
 
   constructor(opts: { defaults?: boolean } = {}) {
     this.registry = createRegistry(opts);
@@ -67,6 +68,12 @@ export class ServerMetrics {
       labelNames: ['op', 'code'],
       registers,
     });
+    this.corrections = new Counter({
+      name: `${METRIC_PREFIX}placement_corrections_total`,
+      help: 'Domains that arrived already placed for this target (e.g. by KubeVirt) and whose pins a hook corrected.',
+      labelNames: ['hook'],
+      registers,
+    });
   }
 
   /** Start the per-hook series at zero so dashboards see them before the first migration. */
@@ -76,6 +83,7 @@ export class ServerMetrics {
         this.hookRuns.labels(hook, result).inc(0);
       }
       this.refusals.labels(hook).inc(0);
+      this.corrections.labels(hook).inc(0);
     }
   }
 
@@ -84,6 +92,8 @@ export class ServerMetrics {
       const outcome: HookRunResult = !run.ran ? 'skipped' : run.changes > 0 ? 'changed' : 'unchanged';
       this.hookRuns.labels(run.name, outcome).inc();
       if (run.ran) this.hookDuration.labels(run.name).observe(run.durationMs / 1000);
+      // One per domain whose placement the hook corrected (Change.correction), however many vCPUs moved.
+      if (result.changes.some((c) => c.hook === run.name && c.correction !== undefined)) this.corrections.labels(run.name).inc();
     }
   }
 

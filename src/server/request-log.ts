@@ -34,6 +34,11 @@ export interface RequestLogLine {
   /** `path: before→after`, at most MAX_LOGGED_CHANGES of them. */
   changes: string[];
   changeCount: number;
+  /**
+   * Only when a hook corrected a placement already made for this target (Change.correction):
+   * one `hook: note` per mis-pinned guest core, naming its vCPUs.
+   */
+  corrections?: string[];
   status: number | null;
   result: RequestResult | null;
   durationMs: number;
@@ -48,6 +53,7 @@ function show(v: string | null): string {
 export function requestLogLine(o: RequestOutcome): RequestLogLine {
   const runs = o.chain?.hooks ?? [];
   const changes = o.chain?.changes ?? [];
+  const corrections = [...new Set(changes.flatMap((c) => (c.correction !== undefined ? [`${c.hook}: ${c.correction}`] : [])))];
   return {
     op: o.op,
     domain: o.chain?.domainName || o.domain || null,
@@ -57,6 +63,7 @@ export function requestLogLine(o: RequestOutcome): RequestLogLine {
     skipped: runs.filter((r) => !r.ran).map((r) => r.name),
     changes: changes.slice(0, MAX_LOGGED_CHANGES).map((c) => `${c.path}: ${show(c.before)}→${show(c.after)}`),
     changeCount: changes.length,
+    ...(corrections.length > 0 ? { corrections: corrections.slice(0, MAX_LOGGED_CHANGES) } : {}),
     status: o.status ?? null,
     result: o.result ?? null,
     durationMs: Math.round((o.durationMs ?? 0) * 1000) / 1000,
