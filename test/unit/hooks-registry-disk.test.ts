@@ -1,8 +1,5 @@
 import { InputError } from '../../src/core/errors.js';
-import { diskNamespaceHook } from '../../src/core/hooks/disk-namespace.js';
 import { DEFAULT_HOOKS, findHook, HOOKS, REGISTRY, resolveHooks, type HookEntry } from '../../src/core/hooks/registry.js';
-import type { HookContext } from '../../src/core/hooks/types.js';
-import { DomainXml } from '../../src/core/xml/index.js';
 
 describe('registry', () => {
   test('fixes the order: cpu-dedicated, then disk-namespace (KubeVirt\'s target-side order)', () => {
@@ -54,28 +51,5 @@ describe('HookRegistry as data', () => {
     expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream !== 'equivalent').map((e) => e.name));
     expect(r.forMode('coexist', all)).toContain('site:tuning');
     expect(() => r.forMode('inject', ['nope'])).toThrow('unknown hook "nope"');
-  });
-});
-
-describe('disk-namespace', () => {
-  const host = { online: [0], cells: [{ id: 0, cpus: [0], hugepages: [], memoryOnly: false }], cpus: new Map() };
-  const ctx = (sourceNamespace?: string, targetNamespace?: string): HookContext => ({ cpuset: [0], host, ...(sourceNamespace ? { sourceNamespace } : {}), ...(targetNamespace ? { targetNamespace } : {}) });
-  const doc = () => DomainXml.parse("<domain><devices><disk><source file='/d/ns-a/x.img'/></disk></devices></domain>");
-
-  test('applies only when both namespaces are given and differ', () => {
-    expect(diskNamespaceHook.appliesTo(doc(), ctx())).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a'))).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a', 'ns-a'))).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a', 'ns-b'))).toBe(true);
-  });
-
-  test('a namespace that is not a Kubernetes name (e.g. with a slash) is an InputError', () => {
-    expect(() => diskNamespaceHook.appliesTo(doc(), ctx('ns-a', '../etc'))).toThrow(new InputError('target namespace "../etc" is not a valid Kubernetes namespace name'));
-  });
-
-  test('rewrites the path and reports it', () => {
-    const d = doc();
-    expect(diskNamespaceHook.apply(d, ctx('ns-a', 'ns-b'))).toEqual([{ hook: 'disk-namespace', path: '/domain/devices/disk[1]/source/@file', before: '/d/ns-a/x.img', after: '/d/ns-b/x.img' }]);
-    expect(d.serialize()).toBe("<domain><devices><disk><source file='/d/ns-b/x.img'/></disk></devices></domain>");
   });
 });
