@@ -25,8 +25,8 @@ export interface AppDeps {
   /** Turns the client's `X-Premigration-Cpuset` list into CPU ids; throws on a malformed list. */
   parseCpuset: (list: string) => number[];
   hooks?: string[];
-  sourceNamespace?: string;
-  targetNamespace?: string;
+  /** Added to every request's context: disk-namespace's facts and overrides from the settings. */
+  identity?: Pick<HookContext, 'sourceNamespace' | 'targetNamespace' | 'podNamespace' | 'vmiName'>;
   logger: Logger;
   metrics: ServerMetrics;
   maxBodyBytes: number;
@@ -72,6 +72,17 @@ function cpusetFrom(req: Request, parse: (list: string) => number[]): number[] {
   }
   if (cpus.length === 0) throw new BadRequestError('X-Premigration-Cpuset is empty');
   return cpus;
+}
+
+/** The name libvirt called the hook with; the client percent-encodes `%`, control and non-ASCII bytes. */
+function domainHeader(req: Request): string | undefined {
+  const raw = header(req, HEADER.domain, 1024);
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new BadRequestError(`invalid X-Premigration-Domain "${raw}": bad percent-encoding`);
+  }
 }
 
 interface Classified {
@@ -177,12 +188,8 @@ async function handleMigrateBegin(req: Request, res: Response, deps: AppDeps): P
     } catch {
       throw new BadRequestError('the body is not valid UTF-8');
     }
-    const ctx: HookContext = {
-      cpuset,
-      host: deps.host,
-      ...(deps.sourceNamespace !== undefined ? { sourceNamespace: deps.sourceNamespace } : {}),
-      ...(deps.targetNamespace !== undefined ? { targetNamespace: deps.targetNamespace } : {}),
-    };
+    const domainName = domainHeader(req);
+    const ctx: HookContext = { cpuset, host: deps.host, ...deps.identity, ...(domainName !== undefined ? { domainName } : {}) };
     const opts: ChainOptions = { maxBytes: deps.maxBodyBytes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
     const result = deps.runChain(xml, ctx, opts);
     deps.metrics.recordChain(result);

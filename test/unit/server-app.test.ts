@@ -263,4 +263,21 @@ describe('hook server app', () => {
     expect(wrong.status).toBe(405);
     expect(wrong.headers.allow).toBe('POST');
   });
+  test('decentralized target: the pod facts and the X-Premigration-Domain header reach disk-namespace; a contradiction is a note in the log line', async () => {
+    const iso = (ns: string, vm: string): string => `/var/run/kubevirt-ephemeral-disks/cloud-init-data/${ns}/${vm}/noCloud.iso`;
+    const xml = `<domain type='kvm'><name>ns-b_vm-b</name><devices><disk type='file' device='disk'><source file='${iso('ns-a', 'vm-a')}'/><target dev='vda'/></disk></devices></domain>`;
+    await start({ identity: { podNamespace: 'ns-b', vmiName: 'vm-b' } });
+    const moved = await post(socketPath, xml, '0-1', { 'X-Premigration-Domain': 'ns-b_vm-b' });
+    expect(moved.status).toBe(200);
+    expect(moved.body).toBe(xml.replace(iso('ns-a', 'vm-a'), iso('ns-b', 'vm-b')));
+    // libvirt called the hook for another domain than the XML names: nothing changes, and the log says why.
+    const odd = await post(socketPath, xml, '0-1', { 'X-Premigration-Domain': 'ns-b_vm-%63' });
+    expect(odd.status).toBe(204);
+    expect(migrateLines()[1]).toMatchObject({
+      result: 'unchanged',
+      hooks: ['disk-namespace'],
+      notes: ['disk-namespace: left the domain unchanged: libvirt called the hook for domain "ns-b_vm-c" but the domain XML is named "ns-b_vm-b"'],
+    });
+    expect(migrateLines()[0]).not.toHaveProperty('notes');
+  });
 });
