@@ -65,7 +65,7 @@ describe('mutate', () => {
     ['bad cpuset', ['mutate', '--cpuset', '3-1'], /invalid CPU list "3-1"/],
     ['unknown flag', ['mutate', '--cpuset', '1', '--cpus', '2'], /unknown flag --cpus/],
     ['unknown hook', ['mutate', '--cpuset', '1', '--hooks', 'cpu-dedicated,nope'], /unknown hook "nope"; valid hooks: cpu-dedicated, disk-namespace/],
-    ['one namespace only', ['mutate', '--cpuset', '1', '--source-namespace', 'a'], /go together/],
+    ['a namespace that is not a Kubernetes name', ['mutate', '--cpuset', '1', '--source-namespace', 'A'], /--source-namespace is not a valid namespace name: "A"/],
     ['sysfs root that is not one', ['mutate', '--cpuset', '1', '--sysfs', '/nonexistent'], /does not look like a sysfs root/],
   ])('bad flags (%s): exit 2, one stderr line', (_what, args, pattern) => {
     expectOneLineError(run(args, golden('cpu-dedicated/kubevirt-cpuhook-test/input.xml')), pattern);
