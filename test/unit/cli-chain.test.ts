@@ -95,6 +95,21 @@ describe('explain', () => {
     expect(r.stdout).not.toContain('s3cret');
   });
 
+  test('a decentralized domain with an ambiguous source identity: unchanged, and the note says why', () => {
+    const r = run(['explain', '--cpuset', '0', '--sysfs', fixture('1s-nosmt'), '--hooks', 'disk-namespace'], golden('disk-namespace/ambiguous-names-unchanged/input.xml'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/disk-namespace\s+ran\s+0 changes/);
+    expect(r.stdout).toMatch(/notes:\n {2}disk-namespace: left the domain unchanged: the source identity is ambiguous: the paths name the VMIs testvmi, othervmi/);
+    expect(r.stdout).toContain('result:  unchanged');
+  });
+
+  test('mutate moves a renamed VM without any flag: <name> gives the target, the paths the source', () => {
+    const input = golden('disk-namespace/nocloud-rename-x86_64/input.xml');
+    const r = run(['mutate', '--cpuset', '0', '--sysfs', fixture('1s-nosmt'), '--hooks', 'disk-namespace'], input);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(golden('disk-namespace/nocloud-rename-x86_64/expected.xml'));
+  });
+
   test('no change is said plainly', () => {
     const r = run(['explain', '--cpuset', '4-5', '--sysfs', fixture('1s-smt2')], golden('cpu-dedicated/kubevirt-cpuhook-test/input.xml'));
     expect(r.code).toBe(0);
