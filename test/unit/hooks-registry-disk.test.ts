@@ -27,7 +27,7 @@ describe('registry', () => {
 });
 
 describe('HookRegistry as data', () => {
-  const site = (name: string, upstream: HookEntry['upstream'] = 'none'): HookEntry => ({ name, description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream, appliesTo: () => true });
+  const site = (name: string, upstream: HookEntry['upstream'] = { level: 'none', reason: 'test data' }): HookEntry => ({ name, description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream, appliesTo: () => true });
 
   test('site entries run after the built-ins, and only their names resolve', () => {
     const r = REGISTRY.with([site('site:b'), site('site:a')]);
@@ -44,12 +44,29 @@ describe('HookRegistry as data', () => {
     expect(() => REGISTRY.with([{ ...site('site:x'), source: 'built-in' }])).toThrow('invalid hook name "site:x" for a built-in hook');
   });
 
-  test('coexist mode keeps only the hooks upstream has no equivalent for, derived from the entries', () => {
-    const r = REGISTRY.with([site('site:tuning')]);
+  test('coexist mode keeps the hooks upstream lacks or does only in part, derived from the entries', () => {
+    const r = REGISTRY.with([site('site:tuning'), site('site:same', { level: 'equivalent', reason: 'test data' })]);
     const all = r.names();
     expect(r.forMode('inject', all)).toEqual(all);
-    expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream !== 'equivalent').map((e) => e.name));
+    expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream.level !== 'equivalent').map((e) => e.name));
     expect(r.forMode('coexist', all)).toContain('site:tuning');
+    expect(r.forMode('coexist', all)).not.toContain('site:same');
     expect(() => r.forMode('inject', ['nope'])).toThrow('unknown hook "nope"');
+  });
+
+  test('a partial hook the admin trusts upstream for is left to upstream in coexist mode only', () => {
+    const all = REGISTRY.names();
+    expect(REGISTRY.find('cpu-dedicated')?.upstream.level).toBe('partial');
+    expect(REGISTRY.forMode('coexist', all)).toEqual(['cpu-dedicated', 'disk-namespace']);
+    expect(REGISTRY.forMode('coexist', all, { trustUpstream: ['cpu-dedicated'] })).toEqual(['disk-namespace']);
+    expect(REGISTRY.forMode('inject', all, { trustUpstream: ['cpu-dedicated'] })).toEqual(all);
+  });
+
+  test('applicable() keeps the hooks whose rule holds, and a rule that throws does not apply', () => {
+    const r = REGISTRY.with([
+      site('site:yes'),
+      { ...site('site:boom'), appliesTo: () => { throw new Error('cannot read'); } },
+    ]);
+    expect(r.applicable({ metadata: {}, spec: {} }, r.names())).toEqual(['site:yes']);
   });
 });

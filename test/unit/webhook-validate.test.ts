@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMarker } from '../../src/webhook/admission/marker.js';
 import { INJECTED_ANNOTATION } from '../../src/webhook/admission/names.js';
-import { qosClass } from '../../src/webhook/admission/qos.js';
+import { qosClass } from '../../src/core/pod/qos.js';
 import { validate, type ValidatePolicy } from '../../src/webhook/admission/validate.js';
 import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 import { fixturePod, injectedPod, mutations, podReview, type Json } from '../support/injected-pods.js';
