@@ -16,6 +16,8 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
     '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'always',
     '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
     '--shutdown-delay-ms', '0', '--log-level', 'silent',
+    // No cluster to list quotas from (readiness would wait for that list) or to read versions from.
+    '--namespace-limits', 'ignore', '--sidecar-mode', 'classic',
   ]);
   let ready = 0;
   for (let i = 0; i < 300 && ready !== 200; i++) {
