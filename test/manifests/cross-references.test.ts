@@ -290,12 +290,15 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     }
   });
 
-  it('RBAC is read-only and minimal: list/watch pods cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
+  it('RBAC is read-only and minimal: list/watch pods, nodes, quotas and limit ranges cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
     const sa = one(objects, 'ServiceAccount');
     expect(pod.spec.serviceAccountName).toBe(sa.metadata.name);
-    expect(at(one(objects, 'ClusterRole'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRole', 'premigration-hooks-webhook'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRole', 'premigration-hooks-cluster-reader'), 'rules'))
+      .toEqual([{ apiGroups: [''], resources: ['nodes', 'resourcequotas', 'limitranges'], verbs: ['list', 'watch'] }]);
+    expect(all(objects, 'ClusterRole')).toHaveLength(2);
     expect(at(one(objects, 'Role'), 'rules')).toEqual([{ apiGroups: ['kubevirt.io'], resources: ['kubevirts'], verbs: ['get', 'list', 'watch'] }]);
-    for (const binding of [one(objects, 'ClusterRoleBinding'), one(objects, 'RoleBinding')]) {
+    for (const binding of [...all(objects, 'ClusterRoleBinding'), one(objects, 'RoleBinding')]) {
       expect(at(binding, 'subjects')).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
       const role = one(objects, at(binding, 'roleRef', 'kind'), at(binding, 'roleRef', 'name'));
       if (binding.kind === 'RoleBinding') expect(role.metadata.namespace).toBe(binding.metadata.namespace);

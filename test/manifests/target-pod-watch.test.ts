@@ -29,15 +29,17 @@ function watchOn(objects: K8sObject[]): boolean {
   return parseWebhookSettings(c.args?.slice(1) ?? [], env).watchTargetPods;
 }
 
-const clusterScoped = (objects: K8sObject[]) => [...all(objects, 'ClusterRole'), ...all(objects, 'ClusterRoleBinding')];
+/** The cluster-wide RBAC of the pod watch (the cluster reader serves the admission decision and stays). */
+const WATCH_RBAC = 'premigration-hooks-webhook';
+const clusterScoped = (objects: K8sObject[]) => [...all(objects, 'ClusterRole'), ...all(objects, 'ClusterRoleBinding')].filter((o) => o.metadata.name === WATCH_RBAC);
 
 describe.each(OVERLAYS)('overlay %s: target-pod watch and its RBAC', (overlay) => {
   const objects = buildOverlay(overlay);
 
   it('the watch is on, and the cluster-wide pod read exists for it and grants nothing else', () => {
     expect(watchOn(objects)).toBe(true);
-    expect(at(one(objects, 'ClusterRole'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
-    expect(at(one(objects, 'ClusterRoleBinding'), 'roleRef')).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: one(objects, 'ClusterRole').metadata.name });
+    expect(at(one(objects, 'ClusterRole', WATCH_RBAC), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRoleBinding', WATCH_RBAC), 'roleRef')).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: WATCH_RBAC });
   });
 
   it('the watch\'s label selector is the MutatingWebhookConfiguration\'s objectSelector', () => {

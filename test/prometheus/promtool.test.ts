@@ -49,7 +49,7 @@ describe('PrometheusRule alerts under promtool', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('the ten alerts the product documents are there', () => {
+  it('the eleven alerts the product documents are there', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       'PremigrationHooksAdmissionErrors',
       'PremigrationHooksAdmissionLatencyHigh',
@@ -58,6 +58,7 @@ describe('PrometheusRule alerts under promtool', () => {
       'PremigrationHooksHookRefusals',
       'PremigrationHooksInjectionBroken',
       'PremigrationHooksReportsRejected',
+      'PremigrationHooksSkippedByNamespaceLimits',
       'PremigrationHooksTargetPodsEscaped',
       'PremigrationHooksWebhookDown',
       'PremigrationHooksWebhookFailedOpen',
