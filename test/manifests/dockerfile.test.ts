@@ -11,6 +11,7 @@ import path from 'node:path';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { CLIENT_BINARY_IN_PACKAGE } from '../../src/server/main.js';
 import { inject } from '../../src/webhook/admission/inject.js';
+import { CLIENT_BINARY_IN_IMAGE, CLIENT_BINARY_IN_PACKAGE as SHARED_CLIENT_BINARY, IMAGE_APP_DIR } from '../../src/shared/client-binary.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { dockerignoreAllows, landingPath, parseCopy, parseStages, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './kustomize.js';
@@ -170,6 +171,21 @@ describe('Dockerfile structure', () => {
       const added = result.patch.find((op) => op.op === 'add' && /^\/spec\/(initContainers|containers)\/-$/.test(op.path));
       const ctx = (added as { value: { securityContext: { runAsUser: number; runAsGroup: number } } }).value.securityContext;
       expect(`${ctx.runAsUser}:${ctx.runAsGroup}`).toBe(user);
+    });
+
+    test('the injected probes run the client where the image has it (one constant for server, webhook and image)', () => {
+      expect(workdir()).toBe(IMAGE_APP_DIR);
+      expect(SHARED_CLIENT_BINARY).toBe(CLIENT_BINARY_IN_PACKAGE);
+      expect(landed().get(CLIENT_BINARY_IN_IMAGE)?.from).toBe('client');
+      const pod = JSON.parse(read('test/fixtures/pods/kv17-dedicated-cpu.json')) as unknown;
+      const settings = parseWebhookSettings(['--dev-self-signed', '--image', 'registry.example/premigration-hooks:test']).inject;
+      for (const sidecar of ['native', 'classic'] as const) {
+        const result = inject(pod, settings, { mode: 'inject', hooks: ['cpu-dedicated'], sidecar });
+        if (result.kind !== 'patch') throw new Error(`inject did not patch: ${JSON.stringify(result)}`);
+        const server = result.patch.find((op) => op.op === 'add' && /^\/spec\/(initContainers|containers)\/-$/.test(op.path) && (op.value as { name: string }).name === 'premigration-hooks');
+        const probe = (server as { value: { startupProbe?: { exec: { command: string[] } }; readinessProbe?: { exec: { command: string[] } } } }).value;
+        expect((probe.startupProbe ?? probe.readinessProbe)?.exec.command[0]).toBe(CLIENT_BINARY_IN_IMAGE);
+      }
     });
 
     test('ships package.json at the package root, which the server and the ESM loader need', () => {
