@@ -12,6 +12,8 @@ import { computeMode, GATE_NAME, parseKubeVirtVersion } from '../../src/webhook/
 import { BASE_NAME, COMPUTE_CONTAINER, INJECTED_ANNOTATION, INJECT_ANNOTATION, MIGRATION_JOB_LABEL } from '../../src/webhook/admission/names.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { targetSkipReason } from '../../src/webhook/admission/target.js';
+import { admit } from '../../src/webhook/admission/admit.js';
+import { REGISTRY } from '../../src/core/hooks/registry.js';
 import { at, buildOverlay, one, REPO_ROOT, type K8sObject } from './kustomize.js';
 
 const read = (rel: string): string => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
@@ -270,3 +272,53 @@ describe('README: the metrics and alerts tables', () => {
   });
 });
 
+
+describe('README: hooks, compatibility and cost, against the registry and the webhook', () => {
+  const coexistCell = (level: string): string => (level === 'equivalent' ? 'not injected (upstream does it)' : level === 'partial' ? "injected, after upstream's" : 'injected');
+
+  test('the hooks table is the registry: rule, upstream equivalence with its reason, coexist behaviour', () => {
+    const rows = section('Compatibility').split('\n').filter((l) => /^\| `[a-z-]+` \|/.test(l));
+    const expected = REGISTRY.entries.map((e) => `| \`${e.name}\` | ${e.appliesWhen ?? ''} | ${e.upstream.level}: ${e.upstream.reason} | ${coexistCell(e.upstream.level)} |`);
+    expect(rows).toEqual(expected);
+  });
+
+  test('coexist mode does what the table says for the default hooks, and the flag the README names trusts upstream', () => {
+    for (const e of REGISTRY.entries) {
+      expect(REGISTRY.forMode('coexist', [e.name]).length > 0).toBe(e.upstream.level !== 'equivalent');
+    }
+    expect(section('Compatibility')).toContain('`--coexist-cpu-dedicated=false`');
+    expect(parseWebhookSettings(['--dev-self-signed', '--image', 'x', '--coexist-cpu-dedicated=false']).inject.trustUpstream).toEqual(['cpu-dedicated']);
+  });
+
+  test('a VM no hook can change pays nothing: a shared-CPU target gets no patch under the defaults', () => {
+    const cost = section('Which VMs get the sidecar, and what it costs');
+    expect(cost).toMatch(/A VM that no hook can change pays \*\*nothing\*\*/);
+    const pod = JSON.parse(read('test/fixtures/pods/kv15-shared-cpu.json')) as unknown;
+    const settings = parseWebhookSettings(['--dev-self-signed', '--image', 'x']).inject;
+    const { review, outcome } = admit(
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'vms', operation: 'CREATE', object: pod } },
+      { gate: { mode: 'inject', gateEnabled: true, reason: 'readme' }, settings },
+    );
+    expect(review.response.patch).toBeUndefined();
+    expect(cost).toContain(`skip reason \`${outcome.reason}\``);
+    // The reservation the README states is the webhook's default.
+    expect(cost).toContain(`(${settings.guaranteed.cpu} / ${settings.guaranteed.memory}, requests = limits)`);
+    expect(cost).toContain(`(${settings.burstable.cpu} /\n${settings.burstable.memory}, requests only)`); // wrapped in the README
+    expect(settings.injectPolicy).toBe('needed');
+    expect(settings.sidecarMode).toBe('auto');
+  });
+
+  test('every skip reason the README names is one the webhook produces', () => {
+    const sources = tsFilesUnder(path.join(REPO_ROOT, 'src/webhook/admission')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const named = [...section('Which VMs get the sidecar, and what it costs').matchAll(/(?:\(|skip reason )`([a-z]+(?:-[a-z]+)+)`/g)].map((m) => m[1] as string);
+    expect(named.sort()).toEqual(['limitrange-violation', 'no-applicable-hook', 'quota-exceeded', 'sidecar-unsupported']);
+    for (const reason of named) expect(sources).toContain(`'${reason}'`);
+  });
+});
+
+describe('docs/webhook.md: the per-hook rules are the registry\'s', () => {
+  test('every built-in hook\'s appliesWhen is in the "Which hooks apply" table', () => {
+    const doc = read('docs/webhook.md');
+    for (const e of REGISTRY.entries) expect(doc).toContain(`| \`${e.name}\` | ${e.appliesWhen ?? ''} |`);
+  });
+});
