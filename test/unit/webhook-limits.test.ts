@@ -139,6 +139,16 @@ describe('through admit(): skip reasons, never a refused pod', () => {
       .toMatchObject({ result: 'skipped', reason: 'limitrange-violation' });
   });
 
+  test('a LimitRange of type Pod whose max the VM fits but the VM plus our sidecar does not → limitrange-violation', () => {
+    const p = pod('kv17-dedicated-cpu');
+    const limit = `${podUsage(p.spec, 'limits', 'memory') / 1_000_000_000n}`;
+    const cap = fixedCluster(k130, { quotas: [], limitRanges: [limitRange({ type: 'Pod', max: { memory: limit } })] });
+    expect(admit(review(p), { gate: GATE, settings: settings(), cluster: cap }).outcome)
+      .toMatchObject({ result: 'skipped', reason: 'limitrange-violation', message: expect.stringMatching(/Pod max memory=/) });
+    const roomy = fixedCluster(k130, { quotas: [], limitRanges: [limitRange({ type: 'Pod', max: { memory: '64Gi', cpu: '64' } })] });
+    expect(admit(review(p), { gate: GATE, settings: settings(), cluster: roomy }).outcome).toMatchObject({ result: 'injected' });
+  });
+
   test('namespace limits not known (checks off or not listed yet): injected as before', () => {
     expect(admit(review(pod('kv17-dedicated-cpu')), { gate: GATE, settings: settings(), cluster: fixedCluster(k130) }).outcome)
       .toMatchObject({ result: 'injected', sidecar: 'native', hooks: ['cpu-dedicated'] });

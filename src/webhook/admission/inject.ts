@@ -16,7 +16,7 @@ import {
 import { sidecarDigest } from './marker.js';
 import { qosClass, type QosClass } from '../../core/pod/qos.js';
 import { CLIENT_BINARY_IN_IMAGE } from '../../shared/client-binary.js';
-import { fitLimitRanges, quotaVerdict, type Resources } from './limits.js';
+import { fitLimitRanges, podLimitRangeVerdict, quotaVerdict, type Resources } from './limits.js';
 import type { InjectSettings, SidecarMode } from './types.js';
 import { applyPatchChecked, verifyPatch } from './verify-patch.js';
 import { asObject, isObject, type JsonObject as Json } from '../../shared/json.js';
@@ -275,8 +275,10 @@ export function inject(pod: unknown, settings: InjectSettings, ctx: InjectContex
     if (result.kind !== 'patch') return result;
     const problem = verifyPatch(pod, result.patch, { volume: result.volume, containers: result.containers });
     if (problem !== undefined) return { kind: 'error', reason: 'patch-invalid', message: problem };
-    if (ctx.namespace && ctx.namespace.quotas.length > 0) {
+    if (ctx.namespace && (ctx.namespace.quotas.length > 0 || ctx.namespace.limitRanges.length > 0)) {
       const after = applyPatchChecked(pod, result.patch);
+      const podCap = podLimitRangeVerdict(pod.spec, after.spec, ctx.namespace.limitRanges);
+      if (podCap !== undefined) return { kind: 'skip', reason: 'limitrange-violation', message: podCap };
       const ours = [...asArray(asObject(after.spec).containers), ...asArray(asObject(after.spec).initContainers)].filter((c) => result.containers.includes(String(c.name)));
       const refused = quotaVerdict(pod.spec, after.spec, ctx.namespace.quotas, ours);
       if (refused !== undefined) return { kind: 'skip', reason: 'quota-exceeded', message: refused };

@@ -224,3 +224,27 @@ export function quotaVerdict(before: unknown, after: unknown, quotas: readonly u
   }
   return undefined;
 }
+
+/**
+ * LimitRange items of type Pod cap the pod's total: the first `max` (cpu or memory, on the pod's
+ * effective request or limit) that our containers make the pod exceed, or undefined. A pod over
+ * the cap without us is refused anyway and is not ours to judge.
+ */
+export function podLimitRangeVerdict(before: unknown, after: unknown, limitRanges: readonly unknown[]): string | undefined {
+  for (const lr of limitRanges) {
+    for (const item of arr(obj(obj(lr).spec).limits)) {
+      if (item.type !== 'Pod') continue;
+      for (const [k, v] of Object.entries(obj(item.max))) {
+        if (k !== 'cpu' && k !== 'memory') continue;
+        const max = parseQuantity(v);
+        if (max === undefined) continue;
+        for (const kind of ['limits', 'requests'] as const) {
+          if (podUsage(after, kind, k) > max && podUsage(before, kind, k) <= max) {
+            return `LimitRange ${text(obj(obj(lr).metadata).name)} Pod max ${k}=${text(v)} would be exceeded by the pod's ${kind}`;
+          }
+        }
+      }
+    }
+  }
+  return undefined;
+}

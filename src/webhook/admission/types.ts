@@ -3,8 +3,8 @@ import type { OnErrorPolicy } from '../../protocol/policy.js';
 
 /**
  * inject  — we inject our server + client (KubeVirt without working in-tree hooks).
- * coexist — upstream hooks are active: inject only site hooks upstream lacks, chained after
- *           upstream's client, or nothing if none are configured.
+ * coexist — upstream hooks are active: inject only the hooks upstream lacks or does only in part
+ *           (src/core/hooks/registry.ts), chained after upstream's client, or nothing.
  * off     — feature gate off: inject nothing.
  */
 export type Mode = 'inject' | 'coexist' | 'off';

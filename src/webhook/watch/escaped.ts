@@ -9,9 +9,10 @@
  *   injected      carries our injected marker;
  *   opted-out     carries premigration-hooks.kubevirt.io/inject: "false" (skipped by design);
  *   escaped       no marker, and the webhook would have injected it for the whole window around
- *                 its creation (mode inject, or coexist with site hooks to add);
+ *                 its creation (mode inject, or coexist with hooks to add, and, under
+ *                 --inject-policy needed, a hook whose appliesTo(pod) holds);
  *   not-expected  no marker, and the mode never asked for injection in that window (off, or
- *                 coexist with nothing to add);
+ *                 coexist with nothing to add), or no enabled hook applies to the pod;
  *   unknown       the mode changed within the window, the pod predates what this process knows
  *                 (created before its gate synced), or its creationTimestamp is unreadable.
  * The window is [creationTimestamp − skew, creationTimestamp + 1 s + skew]: creationTimestamp has
