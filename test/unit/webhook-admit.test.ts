@@ -401,3 +401,27 @@ describe('inject by need (--inject-policy needed, the default)', () => {
       .toMatchObject({ result: 'injected', hooks: ['cpu-dedicated', 'disk-namespace'] });
   });
 });
+
+describe('the target identity reaches the server as env (disk-namespace cross-checks it)', () => {
+  const envOf = (p: Json, s = settings()): Json[] => {
+    const r = inject(p, s, { mode: 'inject', hooks: ['disk-namespace'], sidecar: 'classic' });
+    if (r.kind !== 'patch') throw new Error('expected a patch');
+    const server = (r.patch as Json[]).find((op) => op.path === '/spec/containers/-')?.value as Json;
+    const install = (r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+    expect((install.env as Json[]).map((e) => e.name)).toEqual(['PREMIGRATION_HOOKS_LOG_LEVEL']);
+    return server.env as Json[];
+  };
+  test('namespace from the downward API, VMI name from kubevirt.io/domain', () => {
+    const p = pod('kv17-dedicated-cpu');
+    expect(envOf(p)).toEqual([
+      { name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: 'info' },
+      { name: 'PREMIGRATION_HOOKS_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'PREMIGRATION_HOOKS_VMI_NAME', value: p.metadata.annotations['kubevirt.io/domain'] },
+    ]);
+  });
+  test('an invalid VMI name is left out (the server would refuse it and never start)', () => {
+    const p = pod('kv17-dedicated-cpu');
+    p.metadata.annotations['kubevirt.io/domain'] = 'Not_A_Name';
+    expect(envOf(p).map((e) => e.name)).toEqual(['PREMIGRATION_HOOKS_LOG_LEVEL', 'PREMIGRATION_HOOKS_POD_NAMESPACE']);
+  });
+});

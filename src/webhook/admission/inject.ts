@@ -20,6 +20,8 @@ import { fitLimitRanges, podLimitRangeVerdict, quotaVerdict, type Resources } fr
 import type { InjectSettings, SidecarMode } from './types.js';
 import { applyPatchChecked, verifyPatch } from './verify-patch.js';
 import { asObject, isObject, type JsonObject as Json } from '../../shared/json.js';
+import { isDnsLabel } from '../../core/names.js';
+import { VMI_NAME_KEY } from './report-env.js';
 
 /** The target namespace's ResourceQuotas (with status.used) and LimitRanges, as JSON. */
 export interface NamespaceLimits {
@@ -55,6 +57,31 @@ export const REPORT_ENV = {
   token: 'PREMIGRATION_HOOKS_REPORT_TOKEN',
   kubevirtVersion: 'PREMIGRATION_HOOKS_KUBEVIRT_VERSION',
 } as const;
+
+/** Passed to the server container so disk-namespace can cross-check the domain's identity (src/server/* reads them). */
+export const IDENTITY_ENV = {
+  podNamespace: 'PREMIGRATION_HOOKS_POD_NAMESPACE',
+  vmiName: 'PREMIGRATION_HOOKS_VMI_NAME',
+} as const;
+
+/** An RFC 1123 subdomain (a VMI name), from the one DNS-label rule. */
+const isDnsSubdomain = (v: string): boolean => v.length > 0 && v.length <= 253 && v.split('.').every(isDnsLabel);
+
+/**
+ * The pod's namespace through the downward API (authoritative at run time), and the VMI name
+ * KubeVirt puts on the pod (kubevirt.io/domain), when it is a valid name: the server refuses an
+ * invalid one at start, and a sidecar that does not start would stall the migration.
+ */
+function identityEnv(pod: Json): Json[] {
+  const metadata = asObject(pod.metadata);
+  const fromAnnotation = asObject(metadata.annotations)[VMI_NAME_KEY];
+  const fromLabel = asObject(metadata.labels)[VMI_NAME_KEY];
+  const vmi = typeof fromAnnotation === 'string' && fromAnnotation !== '' ? fromAnnotation : typeof fromLabel === 'string' ? fromLabel : '';
+  return [
+    { name: IDENTITY_ENV.podNamespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...(isDnsSubdomain(vmi) ? [{ name: IDENTITY_ENV.vmiName, value: vmi }] : []),
+  ];
+}
 
 function reportEnv(r: ReportEnv | undefined): Json[] {
   if (!r) return [];
@@ -123,15 +150,16 @@ function serverArgs(s: InjectSettings, ctx: InjectContext): string[] {
  */
 export const EXIT_ON_RELEASE = '--exit-on-release';
 
-function baseContainer(name: string, volume: string, s: InjectSettings, resources: Resources | undefined, report?: ReportEnv): Json {
+function baseContainer(name: string, volume: string, s: InjectSettings, resources: Resources | undefined, extraEnv: Json[] = []): Json {
   return {
     name,
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
     command: [s.imageCommand],
-    // No --target-namespace: the server takes it only together with --source-namespace, which
-    // is not known at admission (the source of a decentralized migration is another cluster).
-    env: [{ name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel }, ...reportEnv(report)],
+    // The target's identity goes in as env (identityEnv, server container only): env a server
+    // without those settings ignores, where an unknown flag would stop it. The source identity
+    // is not known at admission (it may be another cluster); disk-namespace reads it from the domain.
+    env: [{ name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: s.logLevel }, ...extraEnv],
     ...(resources ? { resources } : {}),
     securityContext: structuredClone(SECURITY_CONTEXT),
     terminationMessagePolicy: 'FallbackToLogsOnError',
@@ -217,7 +245,7 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext, sidecar: Sideca
 
   const serve = ['serve', ...serverArgs(s, ctx)];
   // Classic: the server is a regular container and must end with its VM; native sidecars end with the pod.
-  const base = { ...baseContainer(serverName, volume, s, resources, ctx.report), args: sidecar === 'classic' ? [...serve, EXIT_ON_RELEASE] : serve };
+  const base = { ...baseContainer(serverName, volume, s, resources, [...identityEnv(pod), ...reportEnv(ctx.report)]), args: sidecar === 'classic' ? [...serve, EXIT_ON_RELEASE] : serve };
   // Same image, mounts, security context and QoS rule as the server, and the same serve args, so
   // it writes exactly the client and client.conf the server writes again at its start. No report
   // env (an install-only run never reports) and no probes (an init container has none).
