@@ -72,7 +72,7 @@ const BUILT_IN: readonly HookEntry[] = [
     defaultEnabled: true,
     upstream: {
       level: 'partial',
-      reason: "upstream's released DiskSourcePathHook rewrites the namespace segment of disk paths but not the VMI name, which a decentralized migration can change too",
+      reason: "upstream's released DiskSourcePathHook rewrites the namespace segment of disk paths but not the VMI name, which a decentralized migration can change too, nor the NVRAM path",
     },
     appliesTo: isDecentralizedTarget,
     appliesWhen: 'the pod carries the annotation kubevirt.io/create-migration-target: "true" (the target of a decentralized live migration)',
