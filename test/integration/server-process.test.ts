@@ -67,7 +67,7 @@ describe('hook server process', () => {
     expect((await postDomain(server.socket, SHARED_CPU_DOMAIN, '0-3')).status).toBe(204);
     const refused = await postDomain(server.socket, TOO_BIG_DOMAIN, '0-3');
     expect(refused.status).toBe(422);
-    expect(JSON.parse(refused.body).error).toMatch(/^cpu-dedicated: not enough exclusive CPUs/);
+    expect(JSON.parse(refused.body).error).toMatch(/^cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /);
     const malformed = await postDomain(server.socket, PINNED_DOMAIN.replace('</devices>', '</devicse>'), '0-3');
     expect(malformed.status).toBe(422);
     const oversize = await postDomain(server.socket, PINNED_DOMAIN + `<!-- ${VNC_PASSWORD.repeat(400)} -->`, '0-3');

@@ -140,8 +140,8 @@ describe('hook server app', () => {
     await start();
     const r = await post(socketPath, EIGHT_VCPUS);
     expect(r.status).toBe(422);
-    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive CPUs/) });
-    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive CPUs/) });
+    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /) });
+    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive threads provided/) });
   });
 
   test('422 for malformed XML; neither the reply nor the log carries the body', async () => {
