@@ -14,7 +14,8 @@ import { REPO_ROOT } from './kustomize.js';
 
 const read = (rel: string): string => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 const DOCS = ['README.md', 'SECURITY.md', 'CHANGELOG.md', 'Dockerfile', ...readdirRecursive(path.join(REPO_ROOT, 'docs')).map((f) => path.relative(REPO_ROOT, f))];
-const PROSE = [...DOCS, 'kustomize/components/monitoring/prometheusrule.yaml', 'test/prometheus/rules.test.yml'];
+// CHANGELOG.md quotes the old wording when it records the fix.
+const PROSE = [...DOCS.filter((f) => f !== 'CHANGELOG.md'), 'kustomize/components/monitoring/prometheusrule.yaml', 'test/prometheus/rules.test.yml'];
 
 test('the client is no_std, and nothing says otherwise', () => {
   expect(read('hookclient/src/main.rs')).toContain('#![cfg_attr(not(test), no_std)]');
