@@ -1,6 +1,6 @@
 /**
  * Version skew (docs/upgrade.md): what a 0.1.0 component put on the wire, kept byte for byte
- * under test/fixtures/v0.1.0/, is accepted by the current code.
+ * in test/fixtures/v0.1.0, is accepted by the current code.
  *  - client.conf as `serve` 0.1.0 wrote it, read by the current hook client (the real binary,
  *    against the real server); only the socket path is pointed at this test's server;
  *  - a client.conf with a key a later server may add, read by the current client (N+1 → N);
