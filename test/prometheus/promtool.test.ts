@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { at, buildKustomization, buildOverlay, one, REPO_ROOT } from '../manifests/kustomize.js';
+import { tsFilesUnder } from '../support/files.js';
 
 const PROMTOOL = process.env.PROMTOOL ?? 'promtool';
 const UNIT_TESTS = path.join(REPO_ROOT, 'test', 'prometheus', 'rules.test.yml');
@@ -186,6 +187,16 @@ describe('the Grafana dashboard', () => {
     }
     expect(all).toMatch(/\bprocess_resident_memory_bytes\b/);
     expect(all).not.toContain('premigration_hooks_process_');
+  });
+
+  it('every series of ours that the dashboard and the alerts query is one the code exports', () => {
+    const sources = tsFilesUnder(path.join(REPO_ROOT, 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const exported = new Set([...sources.matchAll(/(?:METRIC_PREFIX\}|premigration_hooks_)([a-z_]+)/g)].map((m) => `premigration_hooks_${m[1] as string}`));
+    const queried = new Set(
+      [...exprs.map((e) => e.expr), ...alerts.map((a) => a.expr)].flatMap((e) => [...e.matchAll(/\bpremigration_hooks_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, ''))),
+    );
+    expect(queried.size).toBeGreaterThan(10);
+    expect([...queried].filter((name) => !exported.has(name))).toEqual([]);
   });
 
   it('every PromQL expression passes promtool check rules (generated recording rules)', () => {
