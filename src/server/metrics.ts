@@ -5,6 +5,7 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createRegistry, METRIC_PREFIX } from '../shared/metrics.js';
 import type { ChainResult } from '../core/chain.js';
+import { ABI_GUARD_LABEL, CHAIN_LABEL } from '../protocol/report-wire.js';
 
 export type HookRunResult = 'changed' | 'unchanged' | 'skipped' | 'refused' | 'failed';
 
@@ -18,7 +19,7 @@ export type RequestResult =
   | 'failed'
   | 'timeout';
 
-export { ABI_GUARD_LABEL, CHAIN_LABEL } from '../protocol/report-wire.js';
+export { ABI_GUARD_LABEL, CHAIN_LABEL };
 
 // Hooks take microseconds to a few milliseconds; a request includes reading up to 4 MiB.
 const HOOK_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -32,6 +33,8 @@ export class ServerMetrics {
   private readonly refusals: Counter<'hook'>;
   private readonly requests: Counter<'op' | 'code'>;
   private readonly corrections: Counter<'hook'>;
+  private readonly abiGuardRefusals: Counter;
+  private readonly chainFailures: Counter;
 
   constructor(opts: { defaults?: boolean } = {}) {
     this.registry = createRegistry(opts);
@@ -58,7 +61,7 @@ export class ServerMetrics {
     });
     this.refusals = new Counter({
       name: `${METRIC_PREFIX}refusals_total`,
-      help: 'Domains a hook (or the ABI guard) refused to place on this target.',
+      help: 'Domains a hook refused to place on this target (the ABI guard: abi_guard_refusals_total).',
       labelNames: ['hook'],
       registers,
     });
@@ -72,6 +75,18 @@ export class ServerMetrics {
       name: `${METRIC_PREFIX}placement_corrections_total`,
       help: 'Domains that arrived already placed for this target (e.g. by KubeVirt) and whose pins a hook corrected.',
       labelNames: ['hook'],
+      registers,
+    });
+    // The two outcomes no hook owns get their own series, so hook_runs_total{hook} only ever
+    // names real hooks (docs/webhook.md, "Hook reports").
+    this.abiGuardRefusals = new Counter({
+      name: `${METRIC_PREFIX}abi_guard_refusals_total`,
+      help: 'Rewritten domains the ABI guard refused (the hooks changed something libvirt would reject).',
+      registers,
+    });
+    this.chainFailures = new Counter({
+      name: `${METRIC_PREFIX}chain_failures_total`,
+      help: 'Hook calls that failed outside any hook (an unexpected fault in the chain).',
       registers,
     });
   }
@@ -97,12 +112,22 @@ export class ServerMetrics {
     }
   }
 
+  /** A refusal by a hook, or by the ABI guard (ABI_GUARD_LABEL), which has its own series. */
   recordRefusal(hook: string): void {
+    if (hook === ABI_GUARD_LABEL) {
+      this.abiGuardRefusals.inc();
+      return;
+    }
     this.hookRuns.labels(hook, 'refused').inc();
     this.refusals.labels(hook).inc();
   }
 
+  /** A failure in a hook, or in the chain itself (CHAIN_LABEL), which has its own series. */
   recordFailure(hook: string): void {
+    if (hook === CHAIN_LABEL) {
+      this.chainFailures.inc();
+      return;
+    }
     this.hookRuns.labels(hook, 'failed').inc();
   }
 

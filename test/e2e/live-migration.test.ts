@@ -341,12 +341,12 @@ describe(`live migration A → B under real libvirtd, B in a cpuset cgroup`, () 
     const s = await serverUp('abort');
     const migratable = await startGuestOnA([aCpu, bCpu]);
     // The project's own chain refuses this domain for B's cpuset; the test relies on that.
-    expect(() => runChain(migratable, { cpuset: [bCpu], host: host() })).toThrow(/not enough exclusive CPUs/);
+    expect(() => runChain(migratable, { cpuset: [bCpu], host: host() })).toThrow(/not enough exclusive threads provided, could not fit 1 core\(s\)/);
     const linesBefore = migrateBeginLines(s).length;
 
     const m = await migrate();
     expect(m.code).not.toBe(0);
-    expect(m.stderr).toContain('premigration-hooks: the hook server refused the domain: cpu-dedicated: not enough exclusive CPUs');
+    expect(m.stderr).toContain('premigration-hooks: the hook server refused the domain: cpu-dedicated: not enough exclusive threads provided, could not fit 1 core(s): ');
     expect(await domstate(a)).toBe('running');
     expect(await domstate(b)).toMatch(/^absent/);
     expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([{ status: 422, result: 'refused', domain: GUEST }]);

@@ -67,7 +67,7 @@ describe('hook server process', () => {
     expect((await postDomain(server.socket, SHARED_CPU_DOMAIN, '0-3')).status).toBe(204);
     const refused = await postDomain(server.socket, TOO_BIG_DOMAIN, '0-3');
     expect(refused.status).toBe(422);
-    expect(JSON.parse(refused.body).error).toMatch(/^cpu-dedicated: not enough exclusive CPUs/);
+    expect(JSON.parse(refused.body).error).toMatch(/^cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /);
     const malformed = await postDomain(server.socket, PINNED_DOMAIN.replace('</devices>', '</devicse>'), '0-3');
     expect(malformed.status).toBe(422);
     const oversize = await postDomain(server.socket, PINNED_DOMAIN + `<!-- ${VNC_PASSWORD.repeat(400)} -->`, '0-3');
@@ -112,7 +112,8 @@ describe('hook server process', () => {
     expect(m.body).toContain('premigration_hooks_requests_total{op="migrate",code="422"} 1');
     expect(m.body).toContain('premigration_hooks_hook_runs_total{hook="cpu-dedicated",result="changed"} 1');
     expect(m.body).toContain('premigration_hooks_refusals_total{hook="cpu-dedicated"} 1');
-    expect(m.body).toContain('premigration_hooks_process_resident_memory_bytes');
+    expect(m.body).toMatch(/^process_resident_memory_bytes \d+/m);
+    expect(m.body).not.toContain('premigration_hooks_process_');
   });
 
   test('a stale socket left by a killed server is replaced at start', async () => {

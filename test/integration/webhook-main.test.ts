@@ -31,7 +31,7 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
   expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
   const metrics = await request(`http://127.0.0.1:${metricsPort}`).get('/metrics');
   expect(metrics.text).toMatch(/^premigration_hooks_admission_requests_total\{result="injected",reason="inject",dry_run="false"\} 1$/m);
-  expect(metrics.text).toMatch(/^premigration_hooks_process_resident_memory_bytes \d+/m);
+  expect(metrics.text).toMatch(/^process_resident_memory_bytes \d+/m);
 
   process.emit('SIGTERM');
   expect(await done).toBe(0);

@@ -239,6 +239,20 @@ describe('Dockerfile structure', () => {
       }
       expect(imported.size).toBeGreaterThan(3);
       expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
+      // …and the other way round: a production dependency the shipped code never imports (one
+      // only the tests use, like fast-xml-parser was) belongs in devDependencies.
+      expect(Object.keys(pkg.dependencies).filter((name) => !imported.has(name))).toEqual([]);
+    });
+
+    test('the lock file agrees with package.json: the same bin, and the same split of dependencies', () => {
+      const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+      const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { bin?: Record<string, string>; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; dev?: boolean }> };
+      const root = lock.packages[''];
+      expect(root?.bin).toEqual(pkg.bin);
+      expect(root?.dependencies).toEqual(pkg.dependencies);
+      expect(root?.devDependencies).toEqual(pkg.devDependencies);
+      // A test-only parser stays out of `npm ci --omit=dev` (and so out of the image).
+      expect(lock.packages['node_modules/fast-xml-parser']?.dev).toBe(true);
     });
 
     test('ENTRYPOINT is the `premigration-hooks` CLI, on PATH, the command the Deployment and the sidecar run', () => {

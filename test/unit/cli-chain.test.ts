@@ -57,7 +57,7 @@ describe('mutate', () => {
 
   test('a refusal: exit 2, one stderr line, nothing on stdout', () => {
     const r = run(['mutate', '--cpuset', '6-7', '--sysfs', fixture('1s-nosmt')], golden('cpu-dedicated/not-enough-cpus/input.xml'));
-    expectOneLineError(r, /^premigration-hooks mutate: cpu-dedicated: not enough exclusive CPUs/);
+    expectOneLineError(r, /^premigration-hooks mutate: cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /);
   });
 
   test.each([
@@ -118,7 +118,7 @@ describe('explain', () => {
   });
 
   test('a refusal: exit 2 and one stderr line, like mutate', () => {
-    expectOneLineError(run(['explain', '--cpuset', '0,2-3,8', '--sysfs', fixture('2s-smt2-interleaved')], golden('cpu-dedicated/numa-passthrough-strict-refusal/input.xml')), /without crossing NUMA cell boundaries/);
+    expectOneLineError(run(['explain', '--cpuset', '0,2-3,8', '--sysfs', fixture('2s-smt2-interleaved')], golden('cpu-dedicated/numa-passthrough-strict-refusal/input.xml')), /without crossing numa cell boundaries for individual cores/);
   });
 });
 

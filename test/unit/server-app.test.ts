@@ -140,8 +140,8 @@ describe('hook server app', () => {
     await start();
     const r = await post(socketPath, EIGHT_VCPUS);
     expect(r.status).toBe(422);
-    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive CPUs/) });
-    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive CPUs/) });
+    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /) });
+    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive threads provided/) });
   });
 
   test('422 for malformed XML; neither the reply nor the log carries the body', async () => {
@@ -198,6 +198,10 @@ describe('hook server app', () => {
     expect(r.status).toBe(500);
     expect(JSON.parse(r.body)).toEqual({ error: 'internal error: boom' });
     expect(migrateLines()[0]).toMatchObject({ status: 500, result: 'failed' });
+    // A fault no hook owns is counted on its own series, never as a pseudo-hook of hook_runs_total.
+    const m = await request(socketPath, 'GET', '/metrics');
+    expect(m.body).toMatch(/^premigration_hooks_chain_failures_total 1$/m);
+    expect(m.body).not.toContain('hook="chain"');
   });
 
   test('503 when the body does not arrive within the per-request timeout', async () => {

@@ -9,7 +9,7 @@ describe('parseWebhookSettings', () => {
   test('defaults', () => {
     const s = parseWebhookSettings(base);
     expect(s).toMatchObject({
-      tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '0.0.0.0',
+      tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '::',
       gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: false, maxBodyBytes: 4 * 1024 * 1024,
       logLevel: 'info', shutdownDelayMs: 5000, namespaceLimits: 'check',
     });
