@@ -245,7 +245,9 @@ export async function startWebhook(ports: WebhookPorts, opts: StartOptions & { t
   const t0 = performance.now();
   const { child, log } = spawnCli(
     [
+      // No cluster here: a fixed sidecar shape and no namespace-limit watches (both need an apiserver).
       'webhook', ...tls, '--gate-source', 'always', '--image', 'registry.example/premigration-hooks:bench',
+      '--sidecar-mode', 'native', '--namespace-limits', 'ignore',
       '--port', String(ports.port), '--metrics-port', String(ports.metricsPort), '--bind-address', '127.0.0.1',
       '--shutdown-delay-ms', '0', '--log-level', opts.logLevel ?? 'info',
     ],

@@ -169,7 +169,7 @@ export async function webhookSection(): Promise<SectionResult> {
     ];
 
     const lines: string[] = [];
-    lines.push(`Server: \`node dist/src/cli/main.js webhook --tls-cert-dir <dir> --gate-source always\` (log level info), in its own process. Load from the benchmark process, HTTPS to 127.0.0.1, with the AdmissionReview \`${REVIEW}\` (KubeVirt 1.7 dedicated-CPU target pod, Guaranteed QoS); every answer is allowed with a ${patchOps}-operation JSONPatch.`);
+    lines.push(`Server: \`node dist/src/cli/main.js webhook --tls-cert-dir <dir> --gate-source always --sidecar-mode native --namespace-limits ignore\` (log level info), in its own process. Load from the benchmark process, HTTPS to 127.0.0.1, with the AdmissionReview \`${REVIEW}\` (KubeVirt 1.7 dedicated-CPU target pod, Guaranteed QoS); every answer is allowed with a ${patchOps}-operation JSONPatch.`);
     lines.push('');
     lines.push(`- **Fixed rate:** an open-loop generator (\`bench/paced.ts\`) sends one request every ${(1000 / FIXED_RATE).toFixed(0)} ms over keep-alive connections opened beforehand, whether or not earlier ones have answered, as an apiserver does while pods are created at a steady rate; latency = request sent → response read. Its own scheduler fired late by ${fixed.schedulerLagP99.toFixed(2)} ms at p99${fixed.schedulerLagP99 > 2 ? ': the generator itself was starved of CPU at times, so the spacing was uneven (the machine was busy)' : ''}.`);
     lines.push(`- **Saturation:** autocannon ${autocannonVersion()}, 16 connections, each sending its next request as soon as the last one is answered. Each connection's first request (which also waits for the TLS handshake) is counted but not timed.`);
