@@ -206,6 +206,8 @@ describe('the unpacked image, started read-only as uid 107', () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const child = runInImage([
       'webhook', '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:test', '--gate-source', 'always',
+      // No apiserver here: a fixed sidecar shape and no namespace-limit watches.
+      '--sidecar-mode', 'native', '--namespace-limits', 'ignore',
       '--port', String(port), '--metrics-port', String(metricsPort), '--shutdown-delay-ms', '0',
     ]);
     const c = collect(child);
