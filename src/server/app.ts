@@ -1,20 +1,25 @@
 /**
- * The hook server's HTTP surface, as an express app with its dependencies passed in:
+ * The hook server's HTTP surface, a plain `node:http` request listener with its dependencies
+ * passed in (docs/hook-server.md, Protocol):
  *   POST /v1/migrate-begin  domain XML in → 200 new XML | 204 unchanged | 400/413/422/500/503 {error}
  *   GET  /healthz           200 once ready
  *   GET  /metrics           Prometheus text
- * Pure wiring: no sockets, files or sysfs here (see main.ts).
+ * One request in four steps: decode (headers + body → typed request, or a 4xx) → runChain (pure)
+ * → outcomeOf (pure: status, log fields, metric labels) → respond. No files or sysfs here (main.ts).
  */
-import express, { type Request, type Response, type NextFunction } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from '../shared/log.js';
 import type { ChainOptions, ChainResult } from '../core/chain.js';
 import type { HookContext } from '../core/hooks/types.js';
 import type { HostTopology } from '../core/topology/index.js';
-import { AbiViolation, HookRefusal, PremigrationError } from '../core/errors.js';
-import { BodyAbortedError, BodyTooLargeError, readBody } from './body.js';
-import { ABI_GUARD_LABEL, CHAIN_LABEL, type RequestResult, type ServerMetrics } from './metrics.js';
-import { requestLogLine, type RequestOutcome } from './request-log.js';
+import { readBody } from './body.js';
+import { decodeBody, decodeHeaders, requestMeta } from './decode.js';
+import { jsonAnswer, outcomeOf, type Answer, type Ended } from './outcome.js';
+import type { ServerMetrics } from './metrics.js';
+import { requestLogLine } from './request-log.js';
 import type { RunRecord } from './report.js';
+
+export { HEADER } from './decode.js';
 
 export type ChainRunner = (xml: string, ctx: HookContext, opts: ChainOptions) => ChainResult;
 
@@ -38,181 +43,102 @@ export interface AppDeps {
   onRun?: (run: RunRecord) => void;
 }
 
-export const HEADER = {
-  cpuset: 'x-premigration-cpuset',
-  cpusetSource: 'x-premigration-cpuset-source',
-  domain: 'x-premigration-domain',
-  op: 'x-premigration-op',
-} as const;
-
-/** Bad request metadata (headers), as opposed to a bad XML: 400. */
-class BadRequestError extends Error {}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function header(req: Request, name: string, maxLength = 256): string | undefined {
-  const v = req.headers[name];
-  const s = Array.isArray(v) ? v[0] : v;
-  return s === undefined ? undefined : s.slice(0, maxLength);
-}
-
-/** Bounded label values: anything else the client might send would grow the series without end. */
-function opLabel(op: string | undefined): string {
-  return op === 'migrate' || op === 'restore' ? op : 'other';
-}
-
-function cpusetFrom(req: Request, parse: (list: string) => number[]): number[] {
-  const raw = header(req, HEADER.cpuset, 4096)?.trim();
-  if (!raw) throw new BadRequestError(`missing header X-Premigration-Cpuset`);
-  let cpus: number[];
-  try {
-    cpus = parse(raw);
-  } catch (err) {
-    throw new BadRequestError(`invalid X-Premigration-Cpuset "${raw}": ${(err as Error).message}`);
+/** Write an answer whole (Content-Length always set, so the client can tell a complete body). */
+export function respond(res: ServerResponse, a: Answer): void {
+  if (a.destroy) {
+    res.destroy();
+    return;
   }
-  if (cpus.length === 0) throw new BadRequestError('X-Premigration-Cpuset is empty');
-  return cpus;
-}
-
-interface Classified {
-  status: number;
-  result: RequestResult;
-  message: string;
-}
-
-function classify(err: unknown, deps: AppDeps): Classified {
-  if (err instanceof BadRequestError) return { status: 400, result: 'bad-request', message: err.message };
-  if (err instanceof BodyTooLargeError) return { status: 413, result: 'too-large', message: err.message };
-  if (err instanceof HookRefusal) {
-    deps.metrics.recordRefusal(err.hook);
-    return { status: 422, result: 'refused', message: err.message };
+  if (a.body === undefined) {
+    res.writeHead(a.status, a.headers);
+    res.end();
+    return;
   }
-  if (err instanceof AbiViolation) {
-    deps.metrics.recordRefusal(ABI_GUARD_LABEL);
-    return { status: 422, result: 'refused', message: err.message };
-  }
-  if (err instanceof PremigrationError) return { status: 422, result: 'bad-request', message: err.message };
-  deps.metrics.recordFailure(CHAIN_LABEL);
-  return { status: 500, result: 'failed', message: `internal error: ${(err as Error)?.message ?? String(err)}` };
+  const body = Buffer.from(a.body, 'utf8');
+  res.writeHead(a.status, { ...a.headers, 'Content-Length': String(body.length) });
+  res.end(body);
 }
 
-export function createApp(deps: AppDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
+/** The path without query string and one trailing slash, lower-cased (routes match loosely, as they always did). */
+function routeOf(url: string | undefined): string {
+  let p = url ?? '/';
+  const q = p.indexOf('?');
+  if (q !== -1) p = p.slice(0, q);
+  if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1);
+  return p.toLowerCase();
+}
 
-  app.get('/healthz', (_req, res) => {
-    if (deps.ready()) res.status(200).json({ status: 'ok' });
-    else res.status(503).json({ status: 'starting or stopping' });
-  });
-
-  app.get('/metrics', async (_req, res, next) => {
-    try {
-      const text = await deps.metrics.registry.metrics();
-      res.status(200).type(deps.metrics.registry.contentType).send(text);
-    } catch (err) {
-      next(err);
+export function createApp(deps: AppDeps): RequestListener {
+  return (req, res) => {
+    const route = routeOf(req.url);
+    const method = req.method ?? 'GET';
+    const isGet = method === 'GET' || method === 'HEAD';
+    if (route === '/v1/migrate-begin') {
+      if (method === 'POST') void handleMigrateBegin(req, res, deps);
+      else respond(res, jsonAnswer(405, { error: 'use POST' }, { Allow: 'POST' }));
+      return;
     }
-  });
-
-  app.post('/v1/migrate-begin', (req, res) => handleMigrateBegin(req, res, deps));
-  app.all('/v1/migrate-begin', (_req, res) => {
-    res.status(405).set('Allow', 'POST').json({ error: 'use POST' });
-  });
-
-  app.use((_req: Request, res: Response) => {
-    res.status(404).json({ error: 'not found' });
-  });
-  // Four arguments make this express's error handler; never echo a body back.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    deps.logger.error({ error: (err as Error)?.message }, 'unhandled error');
-    if (!res.headersSent) res.status(500).json({ error: 'internal error' });
-  });
-  return app;
+    if (route === '/healthz' && isGet) {
+      respond(res, deps.ready() ? jsonAnswer(200, { status: 'ok' }) : jsonAnswer(503, { status: 'starting or stopping' }));
+      return;
+    }
+    if (route === '/metrics' && isGet) {
+      deps.metrics.render().then(
+        (m) => respond(res, { status: 200, headers: { 'Content-Type': m.contentType }, body: m.text }),
+        (err: unknown) => {
+          deps.logger.error({ error: (err as Error)?.message }, 'unhandled error');
+          respond(res, jsonAnswer(500, { error: 'internal error' }));
+        },
+      );
+      return;
+    }
+    respond(res, jsonAnswer(404, { error: 'not found' }));
+  };
 }
 
-async function handleMigrateBegin(req: Request, res: Response, deps: AppDeps): Promise<void> {
+async function handleMigrateBegin(req: IncomingMessage, res: ServerResponse, deps: AppDeps): Promise<void> {
   const started = process.hrtime.bigint();
-  const op = opLabel(header(req, HEADER.op));
-  const outcome: RequestOutcome = {
-    op: header(req, HEADER.op) ?? 'unknown',
-    domain: header(req, HEADER.domain),
-    cpuset: header(req, HEADER.cpuset, 4096),
-    cpusetSource: header(req, HEADER.cpusetSource),
-  };
+  const meta = requestMeta(req.headers);
   let finished = false;
-  let refusedBy: string | undefined;
-  const finish = (status: number, result: RequestResult, send: () => void, extra: Partial<RequestOutcome> = {}): void => {
+
+  const finish = (ended: Ended): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    const o = outcomeOf(ended);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    deps.metrics.recordRequest(op, status, result, seconds);
-    const line = requestLogLine({ ...outcome, ...extra, status, result, durationMs: seconds * 1000 });
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-    deps.logger[level](line, 'migrate-begin');
-    send();
+    if (o.chain) deps.metrics.recordChain(o.chain);
+    if (o.refusedBy) deps.metrics.recordRefusal(o.refusedBy);
+    if (o.failedHook) deps.metrics.recordFailure(o.failedHook);
+    deps.metrics.recordRequest(meta.opLabel, o.status, o.result, seconds);
+    const line = requestLogLine({ ...meta, ...o.log, ...(o.chain ? { chain: o.chain } : {}), status: o.status, result: o.result, durationMs: seconds * 1000 });
+    deps.logger[o.level](line, 'migrate-begin');
+    respond(res, o.answer);
     // Only after the response: a report must never delay or fail the hook.
     if (deps.onRun) {
-      const run: RunRecord = { op: outcome.op, result, seconds, ...(extra.chain ? { chain: extra.chain } : {}), ...(refusedBy ? { refusedBy } : {}) };
+      const run: RunRecord = { op: meta.op, result: o.result, seconds, ...(o.chain ? { chain: o.chain } : {}), ...(o.refusedBy ? { refusedBy: o.refusedBy } : {}) };
       setImmediate(() => deps.onRun?.(run));
     }
   };
 
-  // The chain itself is synchronous and fast; what can hang is a client that stops sending.
-  const timer = setTimeout(() => {
-    finish(503, 'timeout', () => {
-      res.set('Connection', 'close').status(503).json({ error: `request not completed within ${deps.timeoutMs} ms` });
-    });
-  }, deps.timeoutMs);
+  // The chain itself is synchronous and bounded; what can hang is a client that stops sending.
+  const timer = setTimeout(() => finish({ kind: 'timeout', timeoutMs: deps.timeoutMs }), deps.timeoutMs);
   res.once('close', () => clearTimeout(timer));
 
   try {
-    const cpuset = cpusetFrom(req, deps.parseCpuset);
+    const request = decodeHeaders(req.headers, deps.parseCpuset);
     const body = await readBody(req, deps.maxBodyBytes);
     if (finished) return;
-    let xml: string;
-    try {
-      xml = utf8.decode(body);
-    } catch {
-      throw new BadRequestError('the body is not valid UTF-8');
-    }
+    const xml = decodeBody(body);
     const ctx: HookContext = {
-      cpuset,
+      cpuset: request.cpus,
       host: deps.host,
       ...(deps.sourceNamespace !== undefined ? { sourceNamespace: deps.sourceNamespace } : {}),
       ...(deps.targetNamespace !== undefined ? { targetNamespace: deps.targetNamespace } : {}),
     };
     const opts: ChainOptions = { maxBytes: deps.maxBodyBytes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
-    const result = deps.runChain(xml, ctx, opts);
-    deps.metrics.recordChain(result);
-    const report = { chain: result };
-    if (result.changed) {
-      finish(200, 'changed', () => {
-        res
-          .status(200)
-          .set('X-Premigration-Changes', String(result.changes.length))
-          .type('application/xml')
-          .send(result.xml);
-      }, report);
-    } else {
-      finish(204, 'unchanged', () => res.status(204).end(), report);
-    }
-  } catch (err) {
-    if (err instanceof BodyAbortedError) {
-      finish(400, 'bad-request', () => res.destroy(), { error: err.message });
-      return;
-    }
-    if (err instanceof HookRefusal) refusedBy = err.hook;
-    else if (err instanceof AbiViolation) refusedBy = ABI_GUARD_LABEL;
-    const c = classify(err, deps);
-    const send = (): void => {
-      if (c.status === 413) res.set('Connection', 'close');
-      res.status(c.status).json({ error: c.message });
-    };
-    finish(c.status, c.result, send, {
-      error: c.message,
-      ...(c.status === 500 ? { stack: (err as Error)?.stack } : {}),
-    });
+    finish({ kind: 'result', result: deps.runChain(xml, ctx, opts) });
+  } catch (error) {
+    finish({ kind: 'error', error });
   }
 }

@@ -106,6 +106,11 @@ export class ServerMetrics {
     this.hookRuns.labels(hook, 'failed').inc();
   }
 
+  /** The exposition for GET /metrics. */
+  async render(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+
   recordRequest(op: string, code: number, result: RequestResult, seconds: number): void {
     this.requests.labels(op, String(code)).inc();
     this.requestDuration.labels(result).observe(seconds);

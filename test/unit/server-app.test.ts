@@ -1,7 +1,7 @@
 import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 /**
- * The express app with the real chain and a real sysfs fixture, served on a unix socket in a
- * temp dir. Only the 500 case swaps in a chain runner that throws (a test double, named so).
+ * The hook server's node:http request listener with the real chain and a real sysfs fixture, served on a unix
+ * socket in a temp dir. Only the 500 case swaps in a chain runner that throws (a test double, named so).
  */
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
