@@ -8,7 +8,7 @@
  * → outcomeOf (pure: status, log fields, metric labels) → respond. No files or sysfs here (main.ts).
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { Logger } from '../shared/log.js';
+import type { ServerLogger } from './log.js';
 import type { ChainOptions, ChainResult } from '../core/chain.js';
 import type { HookContext } from '../core/hooks/types.js';
 import type { HostTopology } from '../core/topology/index.js';
@@ -32,7 +32,7 @@ export interface AppDeps {
   hooks?: string[];
   sourceNamespace?: string;
   targetNamespace?: string;
-  logger: Logger;
+  logger: ServerLogger;
   metrics: ServerMetrics;
   maxBodyBytes: number;
   /** Per-request timeout; past it the request is answered 503. */

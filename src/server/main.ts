@@ -1,7 +1,9 @@
 /**
  * `premigration-hooks serve`: the in-pod hook server. Start-up order is the readiness contract:
  * claim the socket path → install the client → write client.conf → read and cache the topology
- * → warm up the chain → listen. A socket that answers at all therefore answers ready.
+ * → listen. A socket that answers at all therefore answers ready. Nothing slow comes before the
+ * listen: no warm-up (a cold first call is a few ms, well within the client's 2 s deadline), and
+ * neither pino nor prom-client nor node:https is imported on the way (bench/RESULTS.md, Footprint).
  * Resolves (with 0) once SIGTERM/SIGINT has drained in-flight requests and removed the socket.
  * With --install-only it stops after client.conf and resolves 0 without listening: the init
  * container of the classic sidecar mode, which must leave the client in qemu.d/ before compute starts.
@@ -12,8 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../shared/version.js';
 import { InputError } from '../core/errors.js';
-import { createLogger, type Logger } from '../shared/log.js';
-import { runChain, type ChainOptions } from '../core/chain.js';
+import { runChain } from '../core/chain.js';
 import { hookNames, resolveHooks } from '../core/hooks/registry.js';
 import { parseCpuList } from '../core/topology/index.js';
 import { readHostTopology } from '../node/index.js';
@@ -24,7 +25,7 @@ import { reporterFor } from './report-setup.js';
 import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
 import { reportUsageError } from '../shared/flags.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
-import { warmUp } from './warmup.js';
+import { createServerLogger, type ServerLogger } from './log.js';
 
 /** Where the hook client sits relative to the package root (the repo, or /app in the image: see Dockerfile). */
 export const CLIENT_BINARY_IN_PACKAGE = 'hookclient/target/release/premigration-hooks-client';
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportUsageError('serve', err);
   }
-  const log = createLogger('hook-server', settings.logLevel);
+  const log = createServerLogger('hook-server', settings.logLevel);
   // Registered before the (short) start-up, so a SIGTERM during it still stops us cleanly.
   const stop = nextStopSignal();
   try {
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
  * The start-up steps up to the files compute reads (client binary and client.conf), shared by
  * a normal start and --install-only, so both leave exactly the same files. Returns the hooks.
  */
-async function installArtifacts(settings: ServerSettings, log: Logger): Promise<string[]> {
+async function installArtifacts(settings: ServerSettings, log: ServerLogger): Promise<string[]> {
   // First, so that a second server never overwrites the running one's client or config.
   if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
 
@@ -107,7 +108,7 @@ async function installArtifacts(settings: ServerSettings, log: Logger): Promise<
   return hooks;
 }
 
-async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
+async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
   const started = process.hrtime.bigint();
   const hooks = await installArtifacts(settings, log);
   if (settings.installOnly) {
@@ -117,15 +118,6 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
 
   const host = readHostTopology(settings.sysfs);
   if (host.online.length === 0) throw new Error(`no online CPUs found under ${settings.sysfs}/devices/system/cpu`);
-
-  const chainOpts: ChainOptions = { hooks, maxBytes: settings.maxBodyBytes };
-  const warm0 = process.hrtime.bigint();
-  const warm = warmUp(runChain, chainOpts);
-  if (warm.status === 'failed') {
-    log.error({ result: warm.status, rounds: warm.rounds, error: warm.message, durationMs: msSince(warm0) }, 'chain warm-up failed; serving anyway');
-  } else {
-    log.info({ result: warm.status, rounds: warm.rounds, durationMs: msSince(warm0) }, 'chain warmed up');
-  }
 
   const metrics = new ServerMetrics({ defaults: true });
   metrics.initHooks(hookNames());

@@ -1,7 +1,8 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
-/** KubeVirt reserves kubevirt_*; every series of ours starts with this. */
-export const METRIC_PREFIX = 'premigration_hooks_';
+import { METRIC_PREFIX } from './metric-prefix.js';
+
+export { METRIC_PREFIX };
 
 /** A fresh registry per component (server, webhook), so tests can run several in one process. */
 export function createRegistry(opts: { defaults?: boolean } = {}): Registry {
