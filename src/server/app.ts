@@ -2,6 +2,7 @@
  * The hook server's HTTP surface, a plain `node:http` request listener with its dependencies
  * passed in (docs/hook-server.md, Protocol):
  *   POST /v1/migrate-begin  domain XML in → 200 new XML | 204 unchanged | 400/413/422/500/503 {error}
+ *   POST /v1/release-end    204 always: libvirt's `release end`, the domain left this pod
  *   GET  /healthz           200 once ready
  *   GET  /metrics           Prometheus text
  * One request in four steps: decode (headers + body → typed request, or a 4xx) → runChain (pure)
@@ -41,6 +42,8 @@ export interface AppDeps {
   ready: () => boolean;
   /** Called after each migrate-begin response went out (hook reports). */
   onRun?: (run: RunRecord) => void;
+  /** Called after a release-end answer went out (--exit-on-release stops the server). */
+  onRelease?: () => void;
 }
 
 /** Write an answer whole (Content-Length always set, so the client can tell a complete body). */
@@ -78,6 +81,11 @@ export function createApp(deps: AppDeps): RequestListener {
       else respond(res, jsonAnswer(405, { error: 'use POST' }, { Allow: 'POST' }));
       return;
     }
+    if (route === '/v1/release-end') {
+      if (method === 'POST') handleReleaseEnd(req, res, deps);
+      else respond(res, jsonAnswer(405, { error: 'use POST' }, { Allow: 'POST' }));
+      return;
+    }
     if (route === '/healthz' && isGet) {
       respond(res, deps.ready() ? jsonAnswer(200, { status: 'ok' }) : jsonAnswer(503, { status: 'starting or stopping' }));
       return;
@@ -94,6 +102,20 @@ export function createApp(deps: AppDeps): RequestListener {
     }
     respond(res, jsonAnswer(404, { error: 'not found' }));
   };
+}
+
+/**
+ * libvirt's `<domain> release end -`: the domain left this pod (migrated away, shut down, or an
+ * incoming migration failed on this target, when the pod is going away anyway). Always 204, with
+ * no body read beyond what arrives: the client sends none, and nothing here can fail the VM.
+ */
+function handleReleaseEnd(req: IncomingMessage, res: ServerResponse, deps: AppDeps): void {
+  req.resume();
+  const meta = requestMeta(req.headers);
+  deps.metrics.recordRelease();
+  deps.logger.info({ domain: meta.domain ?? null, exitOnRelease: deps.onRelease !== undefined }, 'release-end');
+  res.once('finish', () => deps.onRelease?.());
+  respond(res, { status: 204, headers: {} });
 }
 
 async function handleMigrateBegin(req: IncomingMessage, res: ServerResponse, deps: AppDeps): Promise<void> {

@@ -122,6 +122,10 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
   const metrics = new ServerMetrics({ defaults: true });
   metrics.initHooks(hookNames());
   let ready = false;
+  let released: () => void = () => {};
+  const release = new Promise<'release-end'>((resolve) => {
+    released = () => resolve('release-end');
+  });
   const app = createApp({
     runChain,
     host,
@@ -135,6 +139,7 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
     timeoutMs: settings.timeoutMs,
     ready: () => ready,
     ...reporterFor(settings, log),
+    ...(settings.exitOnRelease ? { onRelease: () => released() } : {}),
   });
   const server = http.createServer(
     {
@@ -158,13 +163,15 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
       cells: host.cells.length,
       onError: settings.onError,
       timeoutMs: settings.timeoutMs,
+      exitOnRelease: settings.exitOnRelease === true,
       startupMs: msSince(started),
     },
     'hook server ready',
   );
   server.on('error', (err) => log.error({ error: err.message }, 'server error'));
 
-  const signal = await stopSignal;
+  // A signal, or (with --exit-on-release) libvirt saying the domain left: the same drain either way.
+  const signal = await Promise.race([stopSignal, release]);
   ready = false;
   // Stop listening first, then say so: whoever reads this line can rely on new connections failing.
   const drained = closeGracefully(server, settings.timeoutMs + 1000);

@@ -46,6 +46,8 @@ export interface ServerSettings {
   logLevel: LogLevel;
   /** Where to report each run, or why not; absent when no report flag is given. */
   report?: ReportSetting;
+  /** Drain and exit 0 after libvirt's `release end` (classic mode: the sidecar leaves with its VM). */
+  exitOnRelease?: true;
 }
 
 export interface SettingsDefaults {
@@ -69,6 +71,7 @@ const FLAGS: FlagTable = {
   'target-namespace': { env: 'TARGET_NAMESPACE', help: 'namespace of this target pod (cross-namespace migrations)' },
   'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
   ...REPORT_FLAGS,
+  'exit-on-release': { env: 'EXIT_ON_RELEASE', help: 'after POST /v1/release-end (the domain left this pod), drain and exit 0', boolean: true },
 };
 
 export function usage(): string {
@@ -149,6 +152,7 @@ export function parseServerSettings(
     ...(sourceNamespace !== undefined ? { sourceNamespace, targetNamespace } : {}),
     logLevel: logLevel as LogLevel,
     ...reportSetting(f),
+    ...(flagIsTrue(f, 'exit-on-release') ? { exitOnRelease: true as const } : {}),
   };
 }
 

@@ -246,4 +246,27 @@ describe('hook server process', () => {
     expect(existsSync(server.socket)).toBe(false);
     expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['migrate-begin', 'hook server stopped']));
   });
+
+  test('POST /v1/release-end: 204, logged and counted; without --exit-on-release the server stays', async () => {
+    const server = await startServer({ dir });
+    const r = await httpRequest(server.socket, { method: 'POST', path: '/v1/release-end', headers: { 'X-Premigration-Domain': 'ns_vmi' } });
+    expect(r.status).toBe(204);
+    expect(r.body).toBe('');
+    expect(await server.waitForLog('release-end')).toMatchObject({ domain: 'ns_vmi', exitOnRelease: false });
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/metrics' })).body).toContain('premigration_hooks_releases_total 1');
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/v1/release-end' })).status).toBe(405);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  test.each([['--exit-on-release'], ['env PREMIGRATION_HOOKS_EXIT_ON_RELEASE=1']])('%s: after release-end the server drains, removes its socket and exits 0', async (how) => {
+    const server = how.startsWith('env')
+      ? await startServer({ dir, env: { PREMIGRATION_HOOKS_EXIT_ON_RELEASE: '1' } })
+      : await startServer({ dir, args: ['--exit-on-release'] });
+    const r = await httpRequest(server.socket, { method: 'POST', path: '/v1/release-end', headers: { 'X-Premigration-Domain': 'ns_vmi' } });
+    expect(r.status).toBe(204);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(server.socket)).toBe(false);
+    expect(server.logs().find((l) => l.msg === 'hook server stopped')).toMatchObject({ signal: 'release-end' });
+  });
 });
