@@ -25,6 +25,7 @@ import { reporterFor } from './report-setup.js';
 import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
 import { reportUsageError } from '../shared/flags.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
+import { trackConnections } from './drain.js';
 import { createServerLogger, type ServerLogger } from './log.js';
 
 /** Where the hook client sits relative to the package root (the repo, or /app in the image: see Dockerfile). */
@@ -143,14 +144,16 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
   });
   const server = http.createServer(
     {
-      // Backstops for what the app's own timer cannot see (a client stuck before its headers end).
-      headersTimeout: settings.timeoutMs,
-      requestTimeout: settings.timeoutMs * 2,
-      connectionsCheckingInterval: Math.min(1000, settings.timeoutMs),
-      keepAliveTimeout: 1000,
+      // Backstops for what the app's own timer cannot see (a client stuck before its headers end),
+      // checked often enough that a configured value takes effect.
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs) / 4))),
     },
     app,
   );
+  const drainer = trackConnections(server);
   const listening = await listenOnSocket(server, settings.socket);
   ready = true;
   log.info(
@@ -174,22 +177,11 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
   const signal = await Promise.race([stopSignal, release]);
   ready = false;
   // Stop listening first, then say so: whoever reads this line can rely on new connections failing.
-  const drained = closeGracefully(server, settings.timeoutMs + 1000);
+  const drained = drainer.drain(settings.drainTimeoutMs);
   log.info({ signal }, 'stopping: draining in-flight requests');
-  await drained;
+  const { cut } = await drained;
+  if (cut > 0) log.warn({ signal, cut, drainTimeoutMs: settings.drainTimeoutMs }, 'connections cut at the drain timeout');
   await releaseSocketPath(settings.socket, listening);
   log.info({ signal }, 'hook server stopped');
   return 0;
-}
-
-/** Stop accepting, let in-flight requests finish, cut whatever is still open after `graceMs`. */
-function closeGracefully(server: http.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

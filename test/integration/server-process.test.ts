@@ -269,4 +269,71 @@ describe('hook server process', () => {
     expect(existsSync(server.socket)).toBe(false);
     expect(server.logs().find((l) => l.msg === 'hook server stopped')).toMatchObject({ signal: 'release-end' });
   });
+
+  test('SIGTERM mid-response: a ~4 MB answer read slowly arrives whole, then the server exits 0', async () => {
+    const server = await startServer({ dir, args: ['--timeout-ms', '20000', '--max-body-bytes', String(6 * 1024 * 1024)] });
+    const big = PINNED_DOMAIN.replace('<devices>', `<!-- ${'p'.repeat(4 * 1024 * 1024)} -->\n  <devices>`);
+    const body = Buffer.from(big);
+    let received = 0;
+    let text = '';
+    let res: http.IncomingMessage | undefined;
+    const gotHeaders = new Promise<void>((resolve) => {
+      const req = http.request(
+        { socketPath: server.socket, method: 'POST', path: '/v1/migrate-begin', headers: { 'X-Premigration-Cpuset': '2-3', 'Content-Length': String(body.length) } },
+        (r) => {
+          res = r;
+          r.pause();
+          resolve();
+        },
+      );
+      req.end(body);
+    });
+    await gotHeaders;
+    process.kill(server.child.pid as number, 'SIGTERM');
+    await server.waitForLog('stopping: draining in-flight requests');
+    // Read it slowly: 64 KiB at a time with pauses, well after the stop began.
+    const done = new Promise<void>((resolve, reject) => {
+      const r = res as http.IncomingMessage;
+      r.on('data', (c: Buffer) => {
+        received += c.length;
+        text += c.toString('latin1');
+        r.pause();
+        setTimeout(() => r.resume(), 2);
+      });
+      r.on('end', () => resolve());
+      r.on('error', reject);
+      r.on('aborted', () => reject(new Error('response aborted')));
+      r.resume();
+    });
+    await done;
+    expect(res?.statusCode).toBe(200);
+    expect(received).toBe(Number(res?.headers['content-length']));
+    expect(received).toBeGreaterThan(4 * 1024 * 1024);
+    expect(text.endsWith('</domain>\n')).toBe(true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(server.socket)).toBe(false);
+  });
+
+  test('configured header and keep-alive timeouts take effect on the socket', async () => {
+    const server = await startServer({ dir, args: ['--headers-timeout-ms', '300', '--keep-alive-timeout-ms', '200'] });
+    const closedAfter = (send: (c: net.Socket) => void): Promise<{ ms: number; data: string }> =>
+      new Promise((resolve) => {
+        const c = net.connect(server.socket);
+        let data = '';
+        const t0 = performance.now();
+        c.on('data', (d: Buffer) => (data += d.toString()));
+        c.on('close', () => resolve({ ms: performance.now() - t0, data }));
+        c.on('error', () => {});
+        c.on('connect', () => send(c));
+      });
+    // Headers that never end: cut near the configured 300 ms, far before the 2 s default.
+    const slow = await closedAfter((c) => c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+    expect(slow.ms).toBeLessThan(1500);
+    expect(slow.data).toMatch(/^HTTP\/1\.1 408|^$/);
+    // One keep-alive request, then silence: closed after about 200 ms of idleness.
+    const idle = await closedAfter((c) => c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(idle.data).toMatch(/^HTTP\/1\.1 200/);
+    expect(idle.data).toContain('Keep-Alive: timeout=0');
+    expect(idle.ms).toBeLessThan(1500);
+  });
 });

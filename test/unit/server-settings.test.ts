@@ -17,6 +17,10 @@ describe('serve settings', () => {
       timeoutMs: DEFAULT_TIMEOUT_MS,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       logLevel: 'info',
+      headersTimeoutMs: DEFAULT_TIMEOUT_MS,
+      requestTimeoutMs: 2 * DEFAULT_TIMEOUT_MS,
+      keepAliveTimeoutMs: 1000,
+      drainTimeoutMs: DEFAULT_TIMEOUT_MS + 1000,
     });
     expect(DEFAULT_MAX_BODY_BYTES).toBe(4 * 1024 * 1024);
   });
@@ -51,6 +55,10 @@ describe('serve settings', () => {
       sourceNamespace: 'ns-a',
       targetNamespace: 'ns-b',
       logLevel: 'debug',
+      headersTimeoutMs: 750,
+      requestTimeoutMs: 1500,
+      keepAliveTimeoutMs: 1000,
+      drainTimeoutMs: 1750,
     });
   });
 
