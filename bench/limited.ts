@@ -4,7 +4,8 @@
  *   - start → the socket answers GET /healthz 200 (budget ≤ 1.5× bare Node);
  *   - the first migrate-begin on a fresh server (must sit well within the client's 2 s deadline);
  *   - an exec probe of /healthz run inside the same cgroup (budget ≤ 50 ms): the static client's
- *     `--probe` when that build is given (BENCH_PROBE_CLIENT), and `curl --unix-socket`;
+ *     `--probe` (the built client, or BENCH_PROBE_CLIENT; BENCH_PROBE_CLIENT=none skips it), and
+ *     `curl --unix-socket` beside it;
  *   - RSS idle and after 200 requests (budgets ≤ 1.2× and ≤ 1.4× bare Node).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -71,7 +72,7 @@ export async function limitedFootprint(): Promise<LimitedResult> {
     let bareLoaded: Memory | undefined;
     let idle: Memory | undefined;
     let loaded: Memory | undefined;
-    const probeClient = process.env.BENCH_PROBE_CLIENT;
+    const probeClient = process.env.BENCH_PROBE_CLIENT === 'none' ? undefined : (process.env.BENCH_PROBE_CLIENT ?? clientPath());
     const probeMs: number[] = [];
     const curlMs: number[] = [];
     const throttled0 = throttledUs(name) ?? 0;
@@ -131,7 +132,7 @@ export async function limitedFootprint(): Promise<LimitedResult> {
     figures.push({ id: 'footprint.limited-probe-curl', label: `under 100m/128Mi: exec probe stand-in \`curl --unix-socket\` (/healthz)`, unit: 'ms', median: sc.median, p99: sc.max, n: sc.n, ...(probeMs.length ? {} : atMost(sc.median, 50, '≤ 50 ms')) });
 
     const lines: string[] = [];
-    lines.push(`**Under the shipped limits.** ${cg.describe}; each process is moved into the group by a shell that then execs it (the shell's ~1 ms is in both columns). ${rounds} starts each, bare Node and the hook server interleaved in one run; the quota really bit: ${throttledMs.toFixed(0)} ms throttled in total. Bare Node is \`node -e '<http.createServer(…).listen(socket)>'\`. The probes run inside the same cgroup, as a kubelet exec probe runs in the container${probeMs.length ? '' : '; the static client\'s `--probe` was not built here (set BENCH_PROBE_CLIENT to its path), so `curl --unix-socket` stands in'}.`);
+    lines.push(`**Under the shipped limits.** ${cg.describe}; each process is moved into the group by a shell that then execs it (the shell's ~1 ms is in both columns). ${rounds} starts each, bare Node and the hook server interleaved in one run; the quota really bit: ${throttledMs.toFixed(0)} ms throttled in total. Bare Node is \`node -e '<http.createServer(…).listen(socket)>'\`. The probes run inside the same cgroup, as a kubelet exec probe runs in the container${probeMs.length ? '' : '; the static client\'s `--probe` was not measured (BENCH_PROBE_CLIENT=none), so `curl --unix-socket` stands in'}.`);
     lines.push('');
     lines.push(row(['under 100m CPU / 128Mi', 'bare Node', 'hook server', 'ratio', 'budget']));
     lines.push(row(['---', '---:', '---:', '---:', '---']));

@@ -42,6 +42,11 @@ export interface AppDeps {
   ready: () => boolean;
   /** Called after each migrate-begin response went out (hook reports). */
   onRun?: (run: RunRecord) => void;
+  /**
+   * Awaited before the first chain run: the chain's modules (parser, ABI guard) are imported after
+   * the socket opens, not before (main.ts). Absent: runChain is ready as given.
+   */
+  chainLoaded?: () => Promise<void>;
   /** Called after a release-end answer went out (--exit-on-release stops the server). */
   onRelease?: () => void;
 }
@@ -150,6 +155,7 @@ async function handleMigrateBegin(req: IncomingMessage, res: ServerResponse, dep
   try {
     const request = decodeHeaders(req.headers, deps.parseCpuset);
     const body = await readBody(req, deps.maxBodyBytes);
+    if (deps.chainLoaded) await deps.chainLoaded();
     if (finished) return;
     const xml = decodeBody(body);
     const ctx: HookContext = {

@@ -14,11 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../shared/version.js';
 import { InputError } from '../core/errors.js';
-import { runChain } from '../core/chain.js';
 import { hookNames, resolveHooks } from '../core/hooks/registry.js';
 import { parseCpuList } from '../core/topology/index.js';
 import { readHostTopology } from '../node/index.js';
-import { createApp } from './app.js';
+import { createApp, type ChainRunner } from './app.js';
 import { installClient, writeClientConf } from './install.js';
 import { ServerMetrics } from './metrics.js';
 import { reporterFor } from './report-setup.js';
@@ -122,13 +121,22 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
 
   const metrics = new ServerMetrics({ defaults: true });
   metrics.initHooks(hookNames());
+  // The chain (parser, hooks' edits, ABI guard) is imported after the listen: a second after
+  // ready, or by the first migrate-begin if that comes sooner. The start-up probe never waits for it.
+  let chain: ChainRunner | undefined;
+  let chainImport: Promise<void> | undefined;
+  const chainLoaded = (): Promise<void> =>
+    (chainImport ??= import('../core/chain.js').then((m) => {
+      chain = m.runChain;
+    }));
   let ready = false;
   let released: () => void = () => {};
   const release = new Promise<'release-end'>((resolve) => {
     released = () => resolve('release-end');
   });
   const app = createApp({
-    runChain,
+    runChain: (xml, ctx, opts) => (chain as ChainRunner)(xml, ctx, opts),
+    chainLoaded,
     host,
     parseCpuset: parseCpuList,
     hooks,
@@ -172,6 +180,7 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
     'hook server ready',
   );
   server.on('error', (err) => log.error({ error: err.message }, 'server error'));
+  setTimeout(() => void chainLoaded().catch((err: unknown) => log.error({ error: (err as Error).message }, 'chain import failed')), 1000).unref();
 
   // A signal, or (with --exit-on-release) libvirt saying the domain left: the same drain either way.
   const signal = await Promise.race([stopSignal, release]);
