@@ -74,6 +74,14 @@ export function createCgroup(name: string, limits: Limits): Cgroup {
   };
 }
 
+/** The group's peak memory so far (v2 memory.peak, v1 memory.max_usage_in_bytes), MiB. */
+export function peakMemoryMiB(name: string): number | undefined {
+  const v2 = path.join(ROOT, path.dirname(readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '/'), name, 'memory.peak');
+  const v1 = path.join(ROOT, 'memory', ownV1Path('memory'), name, 'memory.max_usage_in_bytes');
+  for (const f of [v2, v1]) if (existsSync(f)) return Number(readFileSync(f, 'utf8').trim()) / 1048576;
+  return undefined;
+}
+
 /** Throttled time so far (cpu.stat), µs, to show the quota really bit. */
 export function throttledUs(name: string): number | undefined {
   const v2 = path.join(ROOT, path.dirname(readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '/'), name, 'cpu.stat');

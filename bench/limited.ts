@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createCgroup, SHIPPED_LIMITS, throttledUs, type Cgroup } from './cgroup.js';
+import { createCgroup, peakMemoryMiB, SHIPPED_LIMITS, throttledUs, type Cgroup } from './cgroup.js';
 import { roundTripInput } from './hook-roundtrip.js';
 import { atMost, pick, row, sleep, stats, type Figure } from './lib.js';
 import { cliPath, clientPath, memoryOf, stop, unixGet, unixRequest, type Memory } from './procs.js';
@@ -76,6 +76,9 @@ export async function limitedFootprint(): Promise<LimitedResult> {
     const probeMs: number[] = [];
     const curlMs: number[] = [];
     const throttled0 = throttledUs(name) ?? 0;
+    const hostileStatus: number[] = [];
+    let hostilePeak: number | undefined;
+    let hostileAfter = false;
     for (let i = 0; i < rounds; i++) {
       const last = i === rounds - 1;
       const b = await startIn(cg, bareArgv, socket);
@@ -108,6 +111,12 @@ export async function limitedFootprint(): Promise<LimitedResult> {
         }
         await sleep(500);
         loaded = memoryOf(s.child.pid as number);
+        // The largest hostile request the limits allow: 4 MiB, just under the element limit, one huge attribute.
+        const n = 49_000;
+        const hostile = `<domain type='kvm'><name>h</name>${'<a/>'.repeat(n)}<b x="${'y'.repeat(4 * 1024 * 1024 - 4 * n - 200)}"/></domain>`;
+        for (let k = 0; k < 3; k++) hostileStatus.push((await unixRequest(socket, '/v1/migrate-begin', hostile, headers)).status);
+        hostilePeak = peakMemoryMiB(name);
+        hostileAfter = (await unixGet(socket, '/healthz')) === 200;
       }
       await stop(s.child);
     }
@@ -146,6 +155,9 @@ export async function limitedFootprint(): Promise<LimitedResult> {
       lines.push(row(['exec probe: `premigration-hooks-client --probe`', '', `${sp.median.toFixed(1)} ms (max ${sp.max.toFixed(1)})`, '', '≤ 50 ms']));
     }
     lines.push(row(['exec probe: `curl --unix-socket …/healthz`', '', `${sc.median.toFixed(1)} ms (max ${sc.max.toFixed(1)})`, '', probeMs.length ? '' : '≤ 50 ms (stand-in)']));
+    lines.push('');
+    lines.push(`Then 3 maximum-size hostile requests (4 MiB: 49,000 elements and one 3.8 MB attribute) answered ${hostileStatus.join(', ')}; the cgroup's peak memory over the whole run (both servers): ${hostilePeak === undefined ? 'not available' : `${hostilePeak.toFixed(1)} MiB`} of the 128 MiB limit; /healthz after them: ${hostileAfter ? '200' : 'no answer'}.`);
+    if (hostilePeak !== undefined) figures.push({ id: 'footprint.limited-hostile-peak', label: 'under 100m/128Mi: cgroup peak memory, including 3 maximum-size hostile requests', unit: 'MiB', median: hostilePeak, n: 1, ...atMost(hostilePeak, 128, '≤ 128 MiB (the limit)') });
     return { figures, lines };
   } finally {
     rmSync(dir, { recursive: true, force: true });
