@@ -5,22 +5,21 @@
  *   POST /v1/release-end    204 always: libvirt's `release end`, the domain left this pod
  *   GET  /healthz           200 once ready
  *   GET  /metrics           Prometheus text
- * One request in four steps: decode (headers + body → typed request, or a 4xx) → runChain (pure)
- * → outcomeOf (pure: status, log fields, metric labels) → respond. No files or sysfs here (main.ts).
+ * A migrate-begin goes through four steps (migrate-begin.ts, imported with the first one): decode
+ * (headers + body → typed request, or a 4xx) → runChain (pure) → outcomeOf (pure: status, log
+ * fields, metric labels) → respond. No files or sysfs here (main.ts).
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { jsonAnswer, respond } from './respond.js';
 import type { ServerLogger } from './log.js';
 import type { ChainOptions, ChainResult } from '../core/chain.js';
 import type { HookContext } from '../core/hooks/types.js';
 import type { HostTopology } from '../core/topology/index.js';
-import { readBody } from './body.js';
-import { decodeBody, decodeHeaders, requestMeta } from './decode.js';
-import { jsonAnswer, outcomeOf, type Answer, type Ended } from './outcome.js';
+import { header, HEADER } from './decode.js';
 import type { ServerMetrics } from './metrics.js';
-import { requestLogLine } from './request-log.js';
 import type { RunRecord } from './report.js';
 
-export { HEADER } from './decode.js';
+export { HEADER };
 
 export type ChainRunner = (xml: string, ctx: HookContext, opts: ChainOptions) => ChainResult;
 
@@ -51,22 +50,6 @@ export interface AppDeps {
   onRelease?: () => void;
 }
 
-/** Write an answer whole (Content-Length always set, so the client can tell a complete body). */
-export function respond(res: ServerResponse, a: Answer): void {
-  if (a.destroy) {
-    res.destroy();
-    return;
-  }
-  if (a.body === undefined) {
-    res.writeHead(a.status, a.headers);
-    res.end();
-    return;
-  }
-  const body = Buffer.from(a.body, 'utf8');
-  res.writeHead(a.status, { ...a.headers, 'Content-Length': String(body.length) });
-  res.end(body);
-}
-
 /** The path without query string and one trailing slash, lower-cased (routes match loosely, as they always did). */
 function routeOf(url: string | undefined): string {
   let p = url ?? '/';
@@ -77,12 +60,22 @@ function routeOf(url: string | undefined): string {
 }
 
 export function createApp(deps: AppDeps): RequestListener {
+  let migrateBegin: Promise<typeof import('./migrate-begin.js')> | undefined;
   return (req, res) => {
     const route = routeOf(req.url);
     const method = req.method ?? 'GET';
     const isGet = method === 'GET' || method === 'HEAD';
     if (route === '/v1/migrate-begin') {
-      if (method === 'POST') void handleMigrateBegin(req, res, deps);
+      if (method === 'POST') {
+        migrateBegin ??= import('./migrate-begin.js');
+        migrateBegin.then(
+          (m) => m.handleMigrateBegin(req, res, deps),
+          (err: unknown) => {
+            deps.logger.error({ error: (err as Error)?.message }, 'unhandled error');
+            respond(res, jsonAnswer(500, { error: 'internal error' }));
+          },
+        );
+      }
       else respond(res, jsonAnswer(405, { error: 'use POST' }, { Allow: 'POST' }));
       return;
     }
@@ -116,57 +109,8 @@ export function createApp(deps: AppDeps): RequestListener {
  */
 function handleReleaseEnd(req: IncomingMessage, res: ServerResponse, deps: AppDeps): void {
   req.resume();
-  const meta = requestMeta(req.headers);
   deps.metrics.recordRelease();
-  deps.logger.info({ domain: meta.domain ?? null, exitOnRelease: deps.onRelease !== undefined }, 'release-end');
+  deps.logger.info({ domain: header(req.headers, HEADER.domain) ?? null, exitOnRelease: deps.onRelease !== undefined }, 'release-end');
   res.once('finish', () => deps.onRelease?.());
   respond(res, { status: 204, headers: {} });
-}
-
-async function handleMigrateBegin(req: IncomingMessage, res: ServerResponse, deps: AppDeps): Promise<void> {
-  const started = process.hrtime.bigint();
-  const meta = requestMeta(req.headers);
-  let finished = false;
-
-  const finish = (ended: Ended): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(timer);
-    const o = outcomeOf(ended);
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    if (o.chain) deps.metrics.recordChain(o.chain);
-    if (o.refusedBy) deps.metrics.recordRefusal(o.refusedBy);
-    if (o.failedHook) deps.metrics.recordFailure(o.failedHook);
-    deps.metrics.recordRequest(meta.opLabel, o.status, o.result, seconds);
-    const line = requestLogLine({ ...meta, ...o.log, ...(o.chain ? { chain: o.chain } : {}), status: o.status, result: o.result, durationMs: seconds * 1000 });
-    deps.logger[o.level](line, 'migrate-begin');
-    respond(res, o.answer);
-    // Only after the response: a report must never delay or fail the hook.
-    if (deps.onRun) {
-      const run: RunRecord = { op: meta.op, result: o.result, seconds, ...(o.chain ? { chain: o.chain } : {}), ...(o.refusedBy ? { refusedBy: o.refusedBy } : {}) };
-      setImmediate(() => deps.onRun?.(run));
-    }
-  };
-
-  // The chain itself is synchronous and bounded; what can hang is a client that stops sending.
-  const timer = setTimeout(() => finish({ kind: 'timeout', timeoutMs: deps.timeoutMs }), deps.timeoutMs);
-  res.once('close', () => clearTimeout(timer));
-
-  try {
-    const request = decodeHeaders(req.headers, deps.parseCpuset);
-    const body = await readBody(req, deps.maxBodyBytes);
-    if (deps.chainLoaded) await deps.chainLoaded();
-    if (finished) return;
-    const xml = decodeBody(body);
-    const ctx: HookContext = {
-      cpuset: request.cpus,
-      host: deps.host,
-      ...(deps.sourceNamespace !== undefined ? { sourceNamespace: deps.sourceNamespace } : {}),
-      ...(deps.targetNamespace !== undefined ? { targetNamespace: deps.targetNamespace } : {}),
-    };
-    const opts: ChainOptions = { maxBytes: deps.maxBodyBytes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
-    finish({ kind: 'result', result: deps.runChain(xml, ctx, opts) });
-  } catch (error) {
-    finish({ kind: 'error', error });
-  }
 }

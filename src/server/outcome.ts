@@ -9,20 +9,13 @@ import type { ChainResult } from '../core/chain.js';
 import { BodyAbortedError, BodyTooLargeError } from './body.js';
 import { DecodeError } from './decode.js';
 import { ABI_GUARD_LABEL, CHAIN_LABEL, type RequestResult } from './metrics.js';
+import { jsonAnswer, type Answer } from './respond.js';
 
 export type Ended =
   | { kind: 'result'; result: ChainResult }
   | { kind: 'error'; error: unknown }
   | { kind: 'timeout'; timeoutMs: number };
 
-export interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  /** undefined: no body (204), or no answer at all when `destroy` is set. */
-  body?: string;
-  /** Cut the connection instead of answering (the client went away mid-body). */
-  destroy?: true;
-}
 
 export interface Outcome {
   status: number;
@@ -38,13 +31,7 @@ export interface Outcome {
   chain?: ChainResult;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
 export const XML_TYPE = 'application/xml; charset=utf-8';
-
-export function jsonAnswer(status: number, value: unknown, headers: Record<string, string> = {}): Answer {
-  // Extra headers first: the order the answers have always had on the wire.
-  return { status, headers: { ...headers, 'Content-Type': JSON_TYPE }, body: JSON.stringify(value) };
-}
 
 function levelOf(status: number): Outcome['level'] {
   return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
