@@ -24,8 +24,8 @@ ARG ALPINE_IMAGE=alpine:3.22
 # prebuilt std, so `rustup target add s390x-unknown-linux-musl` fails and a cross build would
 # need a nightly -Zbuild-std plus a musl cross toolchain. Alpine builds its own rustc for every
 # architecture it ships (x86_64, aarch64 and s390x all included), and its native target is
-# musl, so the same two commands work for all three architectures. The client is std-only with
-# no crates to fetch, so even an emulated build takes minutes, and one code path for every
+# musl, so the same two commands work for all three architectures. The client is no_std (core
+# and alloc over the C library) with no crates to fetch, so even an emulated build takes minutes, and one code path for every
 # architecture is worth more than the speed of a cross build for two of them.
 FROM ${ALPINE_IMAGE} AS client
 ARG TARGETARCH

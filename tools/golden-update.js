@@ -3,10 +3,13 @@
  * `npm run golden:update`: recompute test/golden/webhook/<case>/expected-patch.json from each
  * case's review.json with the compiled admit() (run `npm run build:ts` first; the npm script
  * does), for a human to review with `git diff` before committing. Tests only ever read these
- * files: no test writes a golden, so a test can never pass on its own output.
+ * files: no test writes a golden, so a test can never pass on its own output. A case the webhook
+ * does not inject gets `[]`.
  *
- * The settings are the golden test's: test/golden/webhook/settings.json holds the webhook flags,
- * and a case's own settings.json may set the sidecar mode.
+ * The settings are the golden test's (test/golden/webhook/settings.json holds the webhook flags
+ * and the cluster every case runs against); a case's own settings.json may add flags, set the
+ * gate mode (inject|coexist), the cluster versions and the namespace's quotas and limit ranges.
+ * test/integration/webhook-golden.test.ts reads them the same way (through goldenCase()).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,19 +21,20 @@ const load = (rel) => import(pathToFileURL(path.join(ROOT, 'dist/src', rel)).hre
 
 const { parseWebhookSettings } = await load('webhook/config/settings.js');
 const { admit } = await load('webhook/admission/admit.js');
-const { fixedGate } = await load('webhook/main.js');
+const { fixedCluster } = await load('webhook/main.js');
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
-const baseFlags = readJson(path.join(GOLDEN, 'settings.json')).flags;
-const gate = fixedGate('always').current();
+const base = readJson(path.join(GOLDEN, 'settings.json'));
 
 let changed = 0;
 const cases = readdirSync(GOLDEN).filter((d) => existsSync(path.join(GOLDEN, d, 'review.json'))).sort();
 for (const name of cases) {
   const dir = path.join(GOLDEN, name);
   const own = existsSync(path.join(dir, 'settings.json')) ? readJson(path.join(dir, 'settings.json')) : {};
-  const settings = parseWebhookSettings([...baseFlags, '--sidecar-mode', own.sidecarMode ?? 'native']).inject;
-  const { review } = admit(readJson(path.join(dir, 'review.json')), { gate, settings });
+  const settings = parseWebhookSettings([...base.flags, ...(own.flags ?? [])]).inject;
+  const gate = { mode: own.gate ?? 'inject', gateEnabled: true, kubevirtVersion: own.kubevirtVersion ?? base.kubevirtVersion, reason: 'golden case' };
+  const cluster = fixedCluster(own.cluster ?? base.cluster, own.namespace);
+  const { review } = admit(readJson(path.join(dir, 'review.json')), { gate, settings, cluster });
   const patch = review.response.patch ? JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8')) : [];
   const file = path.join(dir, 'expected-patch.json');
   const text = `${JSON.stringify(patch, null, 2)}\n`;

@@ -3,7 +3,10 @@
  * hook change the domain (docs/hooks.md, "The ABI guard"):
  *   - anything inside <cputune>, <numatune>, <description>, <metadata> (top level), including
  *     whether they exist;
- *   - the path attributes (file, dev, dir) of a disk's <source> elements.
+ *   - the path attributes (file, dev, dir) of a disk's <source> elements;
+ *   - the path of the EFI NVRAM file: the text of <os><nvram>, or the file attribute of its
+ *     <source> (libvirt's ABI check compares the firmware, not where its variable store lives;
+ *     the real-libvirt e2e test migrates a guest whose NVRAM path the hook moved).
  * Everything else — vCPU count and topology, guest NUMA cells, memory, devices, name, uuid,
  * features — must be identical, or the chain refuses with an AbiViolation naming the element.
  *
@@ -24,7 +27,10 @@ export const MUTABLE_SUBTREES: ReadonlySet<string> = new Set(['cputune', 'numatu
 /** Attributes of a disk <source> (at any depth inside <disk>) whose values may change. */
 export const MUTABLE_DISK_SOURCE_ATTRS: ReadonlySet<string> = new Set(['file', 'dev', 'dir']);
 
-const ALLOWED = 'libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, <description> and <metadata>';
+const ALLOWED = 'libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, the NVRAM path, <description> and <metadata>';
+
+/** Which paths compareTrees masks below an element: a disk's source paths, or the NVRAM path. */
+type Mask = 'none' | 'disk' | 'nvram';
 
 export interface AbiSnapshot {
   readonly rootAttrs: string;
@@ -64,9 +70,10 @@ function parseAlone(snapshot: AbiSnapshot, text: string): XmlElement {
 }
 
 /** Parallel pre-order walk of two versions of one element; throws at the first ABI difference. */
-function compareTrees(before: XmlElement, after: XmlElement, inDisk: boolean): void {
+function compareTrees(before: XmlElement, after: XmlElement, where: Mask): void {
   if (before.name !== after.name) throw new AbiViolation(after.path(), `element <${before.name}> became <${after.name}>; ${ALLOWED}`);
-  const mask = inDisk && after.name === 'source';
+  const inDisk = where === 'disk';
+  const mask = where !== 'none' && after.name === 'source';
   const ba = attrsKey(before, mask);
   const aa = attrsKey(after, mask);
   if (ba !== aa) {
@@ -80,11 +87,15 @@ function compareTrees(before: XmlElement, after: XmlElement, inDisk: boolean): v
   // Whitespace between child elements is layout, not content.
   const bt = bc.length > 0 ? before.text().trim() : before.text();
   const at = ac.length > 0 ? after.text().trim() : after.text();
-  if (bt !== at) throw new AbiViolation(after.path(), `text content changed; ${ALLOWED}`);
+  // The text of <os><nvram> is the NVRAM path.
+  const nvramText = where === 'nvram' && after.name === 'nvram' && bc.length === 0 && ac.length === 0;
+  if (bt !== at && !nvramText) throw new AbiViolation(after.path(), `text content changed; ${ALLOWED}`);
   const n = Math.min(bc.length, ac.length);
+  const top = after.parent?.parent === null;
   for (let i = 0; i < n; i++) {
     const child = ac[i] as XmlElement;
-    compareTrees(bc[i] as XmlElement, child, inDisk || (child.name === 'disk' && after.name === 'devices' && after.parent?.parent === null));
+    const next: Mask = inDisk || (child.name === 'disk' && after.name === 'devices' && top) ? 'disk' : where === 'nvram' || (child.name === 'nvram' && after.name === 'os' && top) ? 'nvram' : 'none';
+    compareTrees(bc[i] as XmlElement, child, next);
   }
   if (bc.length !== ac.length) {
     const extra = bc.length > ac.length ? (bc[n] as XmlElement) : (ac[n] as XmlElement);
@@ -132,7 +143,7 @@ export function assertSameAbi(before: AbiSnapshot, doc: DomainXml, serialized: s
     const old = oldText.get(el);
     if (text === old) continue; // byte-identical to input that already parsed
     const reparsed = parseAlone(before, text);
-    if (old !== undefined && !MUTABLE_SUBTREES.has(el.name)) compareTrees(parseAlone(before, old), reparsed, false);
+    if (old !== undefined && !MUTABLE_SUBTREES.has(el.name)) compareTrees(parseAlone(before, old), reparsed, 'none');
   }
 }
 
@@ -146,7 +157,7 @@ export function compareDomains(before: DomainXml, after: DomainXml): void {
   const b = strip(before);
   const a = strip(after);
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) compareTrees(b[i] as XmlElement, a[i] as XmlElement, false);
+  for (let i = 0; i < n; i++) compareTrees(b[i] as XmlElement, a[i] as XmlElement, 'none');
   if (a.length !== b.length) {
     const extra = (a.length > b.length ? a[n] : b[n]) as XmlElement;
     throw new AbiViolation(`/domain/${extra.name}`, `element was ${a.length > b.length ? 'added' : 'removed'}; ${ALLOWED}`);

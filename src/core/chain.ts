@@ -19,6 +19,8 @@ export interface HookRun {
   ran: boolean;
   changes: number;
   durationMs: number;
+  /** Why a hook that ran changed nothing, in its own words (absent when it said nothing). */
+  notes?: string[];
 }
 
 export interface ChainResult {
@@ -27,6 +29,9 @@ export interface ChainResult {
   changed: boolean;
   changes: Change[];
   hooks: HookRun[];
+  /** Every hook's notes as `<hook>: <note>`, in run order (kept whether or not the XML changed);
+   * always set by runChain, optional so that hand-built results stay valid. */
+  notes?: string[];
   /** <name> of the domain, for logs. */
   domainName: string;
   durationMs: number;
@@ -56,12 +61,15 @@ export function runHooks(xml: string, ctx: HookContext, hooks: readonly Hook[], 
 
   const runs: HookRun[] = [];
   const changes: Change[] = [];
+  const notes: string[] = [];
   for (const hook of hooks) {
     const t0 = performance.now();
+    const said: string[] = [];
     const ran = hook.appliesTo(doc, ctx);
-    const made = ran ? hook.apply(doc, ctx) : [];
+    const made = ran ? hook.apply(doc, ctx, (message) => said.push(message)) : [];
     changes.push(...made);
-    runs.push({ name: hook.name, ran, changes: made.length, durationMs: performance.now() - t0 });
+    notes.push(...said.map((n) => `${hook.name}: ${n}`));
+    runs.push({ name: hook.name, ran, changes: made.length, durationMs: performance.now() - t0, ...(said.length > 0 ? { notes: said } : {}) });
   }
 
   let out = xml;
@@ -72,5 +80,5 @@ export function runHooks(xml: string, ctx: HookContext, hooks: readonly Hook[], 
       out = serialized;
     }
   }
-  return { xml: out, changed: out !== xml, changes: out !== xml ? changes : [], hooks: runs, domainName, durationMs: performance.now() - started };
+  return { xml: out, changed: out !== xml, changes: out !== xml ? changes : [], hooks: runs, notes, domainName, durationMs: performance.now() - started };
 }

@@ -30,8 +30,8 @@ export interface AppDeps {
   /** Turns the client's `X-Premigration-Cpuset` list into CPU ids; throws on a malformed list. */
   parseCpuset: (list: string) => number[];
   hooks?: string[];
-  sourceNamespace?: string;
-  targetNamespace?: string;
+  /** Added to every request's context: disk-namespace's facts and overrides from the settings. */
+  identity?: Pick<HookContext, 'sourceNamespace' | 'targetNamespace' | 'podNamespace' | 'vmiName'>;
   logger: ServerLogger;
   metrics: ServerMetrics;
   maxBodyBytes: number;

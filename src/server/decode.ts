@@ -76,6 +76,17 @@ export function decodeHeaders(headers: IncomingHttpHeaders, parseCpuset: (list: 
   return { ...meta, cpus };
 }
 
+/** The name libvirt called the hook with; the client percent-encodes `%`, control and non-ASCII bytes. */
+export function decodeDomainName(headers: IncomingHttpHeaders): string | undefined {
+  const raw = header(headers, HEADER.domain, 1024);
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new DecodeError(`invalid X-Premigration-Domain "${raw}": bad percent-encoding`);
+  }
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Body bytes → the domain XML text; anything but valid UTF-8 is a DecodeError (400). */

@@ -21,7 +21,7 @@ import { createApp, type ChainRunner } from './app.js';
 import { installClient, writeClientConf } from './install.js';
 import { ServerMetrics } from './metrics.js';
 import { reporterFor } from './report-setup.js';
-import { parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
+import { identityFacts, parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
 import { reportUsageError } from '../shared/flags.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
 import { trackConnections } from './drain.js';
@@ -140,8 +140,7 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
     host,
     parseCpuset: parseCpuList,
     hooks,
-    ...(settings.sourceNamespace !== undefined ? { sourceNamespace: settings.sourceNamespace } : {}),
-    ...(settings.targetNamespace !== undefined ? { targetNamespace: settings.targetNamespace } : {}),
+    identity: identityFacts(settings),
     logger: log,
     metrics,
     maxBodyBytes: settings.maxBodyBytes,

@@ -5,7 +5,7 @@
  *
  * Why not prom-client here: its import costs about 0.6 s of start-up under the sidecar's 100m
  * CPU limit (bench/RESULTS.md, Footprint), and launcher pods are rarely scraped at all. With
- * `defaults`, Node's process series (`process_*`, `nodejs_*` under our prefix) still come from
+ * `defaults`, Node's process series (`process_*`, `nodejs_*`, standard names) still come from
  * prom-client, imported on the first scrape only.
  */
 import { METRIC_PREFIX } from '../shared/metric-prefix.js';
@@ -23,7 +23,9 @@ export type RequestResult =
   | 'failed'
   | 'timeout';
 
-export { ABI_GUARD_LABEL, CHAIN_LABEL } from '../protocol/report-wire.js';
+import { ABI_GUARD_LABEL, CHAIN_LABEL } from '../protocol/report-wire.js';
+
+export { ABI_GUARD_LABEL, CHAIN_LABEL };
 
 // Hooks take microseconds to a few milliseconds; a request includes reading up to 4 MiB.
 const HOOK_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -115,11 +117,17 @@ export class ServerMetrics {
   private readonly refusals = new Counter(`${METRIC_PREFIX}refusals_total`, 'Domains a hook (or the ABI guard) refused to place on this target.', ['hook']);
   private readonly requests = new Counter(`${METRIC_PREFIX}requests_total`, 'Hook requests by op (migrate|restore|other) and HTTP status code.', ['op', 'code']);
   private readonly corrections = new Counter(`${METRIC_PREFIX}placement_corrections_total`, 'Domains that arrived already placed for this target (e.g. by KubeVirt) and whose pins a hook corrected.', ['hook']);
+  // The two outcomes no hook owns get their own series, so hook_runs_total{hook} only ever
+  // names real hooks (docs/webhook.md, "Hook reports").
+  private readonly abiGuardRefusals = new Counter(`${METRIC_PREFIX}abi_guard_refusals_total`, 'Rewritten domains the ABI guard refused (the hooks changed something libvirt would reject).', []);
+  private readonly chainFailures = new Counter(`${METRIC_PREFIX}chain_failures_total`, 'Hook calls that failed outside any hook (an unexpected fault in the chain).', []);
   private readonly releases = new Counter(`${METRIC_PREFIX}releases_total`, 'libvirt release-end notices received (the domain left this pod).', []);
   private defaults: Promise<{ metrics(): Promise<string> }> | undefined;
 
   constructor(private readonly opts: MetricsOptions = {}) {
     this.releases.inc([], 0);
+    this.abiGuardRefusals.inc([], 0);
+    this.chainFailures.inc([], 0);
   }
 
   /** Start the per-hook series at zero so dashboards see them before the first migration. */
@@ -141,12 +149,22 @@ export class ServerMetrics {
     }
   }
 
+  /** A refusal by a hook, or by the ABI guard (ABI_GUARD_LABEL), which has its own series. */
   recordRefusal(hook: string): void {
+    if (hook === ABI_GUARD_LABEL) {
+      this.abiGuardRefusals.inc([]);
+      return;
+    }
     this.hookRuns.inc([hook, 'refused']);
     this.refusals.inc([hook]);
   }
 
+  /** A failure in a hook, or in the chain itself (CHAIN_LABEL), which has its own series. */
   recordFailure(hook: string): void {
+    if (hook === CHAIN_LABEL) {
+      this.chainFailures.inc([]);
+      return;
+    }
     this.hookRuns.inc([hook, 'failed']);
   }
 
@@ -161,7 +179,7 @@ export class ServerMetrics {
 
   /** The exposition for GET /metrics. */
   async render(): Promise<{ contentType: string; text: string }> {
-    const own = [this.requests, this.requestDuration, this.hookRuns, this.hookDuration, this.refusals, this.corrections, this.releases].map((m) => m.render()).join('\n\n');
+    const own = [this.requests, this.requestDuration, this.hookRuns, this.hookDuration, this.refusals, this.corrections, this.abiGuardRefusals, this.chainFailures, this.releases].map((m) => m.render()).join('\n\n');
     let text = `${own}\n`;
     if (this.opts.defaults) {
       this.defaults ??= import('../shared/metrics.js').then((m) => m.createRegistry({ defaults: true }));

@@ -9,7 +9,7 @@ import type { HookContext } from '../core/hooks/types.js';
 import type { AppDeps } from './app.js';
 import { respond } from './respond.js';
 import { readBody } from './body.js';
-import { decodeBody, decodeHeaders, requestMeta } from './decode.js';
+import { decodeBody, decodeDomainName, decodeHeaders, requestMeta } from './decode.js';
 import { outcomeOf, type Ended } from './outcome.js';
 import { requestLogLine } from './request-log.js';
 import type { RunRecord } from './report.js';
@@ -49,12 +49,8 @@ export async function handleMigrateBegin(req: IncomingMessage, res: ServerRespon
     if (deps.chainLoaded) await deps.chainLoaded();
     if (finished) return;
     const xml = decodeBody(body);
-    const ctx: HookContext = {
-      cpuset: request.cpus,
-      host: deps.host,
-      ...(deps.sourceNamespace !== undefined ? { sourceNamespace: deps.sourceNamespace } : {}),
-      ...(deps.targetNamespace !== undefined ? { targetNamespace: deps.targetNamespace } : {}),
-    };
+    const domainName = decodeDomainName(req.headers);
+    const ctx: HookContext = { cpuset: request.cpus, host: deps.host, ...deps.identity, ...(domainName !== undefined ? { domainName } : {}) };
     const opts: ChainOptions = { maxBytes: deps.maxBodyBytes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
     finish({ kind: 'result', result: deps.runChain(xml, ctx, opts) });
   } catch (error) {

@@ -39,6 +39,8 @@ export interface RequestLogLine {
    * one `hook: note` per mis-pinned guest core, naming its vCPUs.
    */
   corrections?: string[];
+  /** Why a hook that ran changed nothing (`<hook>: <reason>`); absent when no hook said anything. */
+  notes?: string[];
   status: number | null;
   result: RequestResult | null;
   durationMs: number;
@@ -64,6 +66,7 @@ export function requestLogLine(o: RequestOutcome): RequestLogLine {
     changes: changes.slice(0, MAX_LOGGED_CHANGES).map((c) => `${c.path}: ${show(c.before)}→${show(c.after)}`),
     changeCount: changes.length,
     ...(corrections.length > 0 ? { corrections: corrections.slice(0, MAX_LOGGED_CHANGES) } : {}),
+    ...(o.chain?.notes?.length ? { notes: o.chain.notes } : {}),
     status: o.status ?? null,
     result: o.result ?? null,
     durationMs: Math.round((o.durationMs ?? 0) * 1000) / 1000,

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { flagIsTrue, parseFlags, parseList, parsePositiveInt, usageText, type FlagTable } from '../shared/flags.js';
 import { parseOnError, type OnErrorPolicy } from '../protocol/policy.js';
 import { InputError } from '../core/errors.js';
-import { isDnsLabel } from '../core/names.js';
+import { isDnsLabel, isDnsSubdomain } from '../core/names.js';
+import type { HookContext } from '../core/hooks/types.js';
 import { REGISTRY } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
 
@@ -41,8 +42,12 @@ export interface ServerSettings {
   /** The client's overall deadline, and the server's per-request timeout. */
   timeoutMs: number;
   maxBodyBytes: number;
+  /** disk-namespace overrides: each replaces what the hook reads from the domain (rarely needed). */
   sourceNamespace?: string;
   targetNamespace?: string;
+  /** This pod's namespace and VMI (the webhook passes both); disk-namespace cross-checks the domain name with them. */
+  podNamespace?: string;
+  vmiName?: string;
   logLevel: LogLevel;
   /** Where to report each run, or why not; absent when no report flag is given. */
   report?: ReportSetting;
@@ -73,8 +78,10 @@ const FLAGS: FlagTable = {
   'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the client does when no answer comes (default pass)' },
   'timeout-ms': { env: 'TIMEOUT_MS', help: `client deadline and per-request timeout (default ${DEFAULT_TIMEOUT_MS})` },
   'max-body-bytes': { env: 'MAX_BODY_BYTES', help: `largest domain XML accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})` },
-  'source-namespace': { env: 'SOURCE_NAMESPACE', help: 'namespace of the migration source (cross-namespace migrations)' },
-  'target-namespace': { env: 'TARGET_NAMESPACE', help: 'namespace of this target pod (cross-namespace migrations)' },
+  'pod-namespace': { env: 'POD_NAMESPACE', help: 'namespace of this target pod (the webhook passes it); disk-namespace cross-checks the domain name with it' },
+  'vmi-name': { env: 'VMI_NAME', help: 'name of the VMI this target pod runs (the webhook passes it); cross-checked likewise' },
+  'source-namespace': { env: 'SOURCE_NAMESPACE', help: 'disk-namespace override: the namespace the VM comes from (default: read from its paths)' },
+  'target-namespace': { env: 'TARGET_NAMESPACE', help: 'disk-namespace override: the namespace it lands in (default: read from the domain name)' },
   'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
   ...REPORT_FLAGS,
   'headers-timeout-ms': { env: 'HEADERS_TIMEOUT_MS', help: 'close a connection whose request headers are not complete by then (default --timeout-ms)' },
@@ -135,9 +142,9 @@ export function parseServerSettings(
 
   const sourceNamespace = namespace('source-namespace', f.get('source-namespace'));
   const targetNamespace = namespace('target-namespace', f.get('target-namespace'));
-  if ((sourceNamespace === undefined) !== (targetNamespace === undefined)) {
-    throw new InputError('--source-namespace and --target-namespace go together');
-  }
+  const podNamespace = namespace('pod-namespace', f.get('pod-namespace'));
+  const vmiName = f.get('vmi-name');
+  if (vmiName !== undefined && !isDnsSubdomain(vmiName)) throw new InputError(`--vmi-name is not a valid VMI name: "${vmiName}"`);
 
   const clientSocket = confSafePath('client-socket', f.get('client-socket') ?? socket);
   // The client runs in libvirt's working directory, so a relative path would mean nothing there.
@@ -159,7 +166,10 @@ export function parseServerSettings(
     onError: parseOnError(f.get('on-error')),
     timeoutMs: parsePositiveInt('--timeout-ms', f.get('timeout-ms'), DEFAULT_TIMEOUT_MS),
     maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES),
-    ...(sourceNamespace !== undefined ? { sourceNamespace, targetNamespace } : {}),
+    ...(sourceNamespace !== undefined ? { sourceNamespace } : {}),
+    ...(targetNamespace !== undefined ? { targetNamespace } : {}),
+    ...(podNamespace !== undefined ? { podNamespace } : {}),
+    ...(vmiName !== undefined ? { vmiName } : {}),
     logLevel: logLevel as LogLevel,
     ...reportSetting(f),
     ...connectionTimeouts(f),
@@ -174,6 +184,18 @@ function connectionTimeouts(f: ReadonlyMap<string, string>): Pick<ServerSettings
     requestTimeoutMs: parsePositiveInt('--request-timeout-ms', f.get('request-timeout-ms'), 2 * timeoutMs),
     keepAliveTimeoutMs: parsePositiveInt('--keep-alive-timeout-ms', f.get('keep-alive-timeout-ms'), 1000),
     drainTimeoutMs: parsePositiveInt('--drain-timeout-ms', f.get('drain-timeout-ms'), timeoutMs + 1000),
+  };
+}
+
+/** What the settings add to every request's HookContext (disk-namespace's facts and overrides). */
+export type IdentityFacts = Pick<HookContext, 'sourceNamespace' | 'targetNamespace' | 'podNamespace' | 'vmiName'>;
+
+export function identityFacts(s: ServerSettings): IdentityFacts {
+  return {
+    ...(s.sourceNamespace !== undefined ? { sourceNamespace: s.sourceNamespace } : {}),
+    ...(s.targetNamespace !== undefined ? { targetNamespace: s.targetNamespace } : {}),
+    ...(s.podNamespace !== undefined ? { podNamespace: s.podNamespace } : {}),
+    ...(s.vmiName !== undefined ? { vmiName: s.vmiName } : {}),
   };
 }
 

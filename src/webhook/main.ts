@@ -18,6 +18,9 @@ import { reportUsageError } from '../shared/flags.js';
 import { CertReloader, generateSelfSigned } from './http/tls.js';
 import { createWatches, type Watches } from './watch/watches.js';
 import type { GateProvider, GateState } from './admission/types.js';
+import type { ClusterView } from './admission/admit.js';
+import type { NamespaceLimits } from './admission/inject.js';
+import { nativeSidecarSupport, type ClusterVersions } from './admission/sidecar.js';
 
 /** --gate-source always|never: a fixed state, synced from the start. */
 export function fixedGate(source: 'always' | 'never'): GateProvider {
@@ -26,6 +29,15 @@ export function fixedGate(source: 'always' | 'never'): GateProvider {
       ? { mode: 'inject', gateEnabled: true, reason: 'forced on by --gate-source=always' }
       : { mode: 'off', gateEnabled: false, reason: 'forced off by --gate-source=never' };
   return { current: () => state, synced: () => true, start: async () => {}, stop: async () => {} };
+}
+
+/**
+ * A fixed ClusterView (tests and tools/golden-update.js): the versions given, and the namespace
+ * limits given for every namespace (undefined: not known).
+ */
+export function fixedCluster(versions: ClusterVersions, limits?: NamespaceLimits): ClusterView {
+  const support = nativeSidecarSupport(versions);
+  return { sidecars: () => support, namespaceLimits: () => limits };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -76,9 +88,10 @@ export async function main(argv: string[]): Promise<number> {
 
   let stopping = false;
   const app = createWebhookApp({
-    state: () => ({ gate: gate.current(), settings: settings.inject, ...loop.admitState() }),
+    state: () => ({ gate: gate.current(), settings: settings.inject, ...(watches.cluster ? { cluster: watches.cluster } : {}), ...loop.admitState() }),
     routes: loop.routes,
-    ready: () => !stopping && certs.current() !== undefined && gate.synced(),
+    // Ready once the gate is decided and (with --namespace-limits check) quotas and limit ranges are listed.
+    ready: () => !stopping && certs.current() !== undefined && watches.synced(),
     metrics,
     logger,
     maxBodyBytes: settings.maxBodyBytes,
@@ -89,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
   const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger);
   watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
   logger.info(
-    { version: VERSION, port: server.port, metricsPort: metricsServer.port, gateSource: settings.gateSource, sidecarMode: settings.inject.sidecarMode, image: settings.inject.image },
+    { version: VERSION, port: server.port, metricsPort: metricsServer.port, gateSource: settings.gateSource, sidecarMode: settings.inject.sidecarMode, injectPolicy: settings.inject.injectPolicy, namespaceLimits: settings.namespaceLimits, image: settings.inject.image },
     'webhook listening',
   );
 

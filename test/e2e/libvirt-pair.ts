@@ -356,6 +356,56 @@ ${pins.map((cpu, vcpu) => `    <vcpupin vcpu='${vcpu}' cpuset='${cpu}'/>`).join(
 `;
 }
 
+/** Where virt-launcher keeps cloud-init ISOs (each daemon gets its own, as each launcher pod has). */
+export const EPHEMERAL_DIR = '/run/kubevirt-ephemeral-disks';
+export const CLOUD_INIT_DIR = '/var/run/kubevirt-ephemeral-disks/cloud-init-data';
+/** KubeVirt's NVRAM directory for a root launcher; it lies in each daemon's private /var/lib/libvirt. */
+export const NVRAM_DIR = '/var/lib/libvirt/qemu/nvram';
+
+export interface KubevirtGuest {
+  /** `<namespace>_<vmi>`, as KubeVirt names domains. */
+  name: string;
+  /** Cloud-init ISO paths (as the daemon sees them), one file-backed disk each. */
+  isos: string[];
+  /** EFI: the pflash "firmware" image (any file both daemons can read) and the NVRAM path. */
+  efi?: { loader: string; nvram: string };
+}
+
+/**
+ * A TCG guest shaped like KubeVirt's converter output where identity matters: cloud-init ISOs
+ * under `<ns>/<vmi>/`, and optionally an EFI loader with `<nvram><dir>/<vmi>_VARS.fd</nvram>`
+ * (no template: the file must exist where the XML says).
+ */
+export function kubevirtGuestXml(g: KubevirtGuest): string {
+  const os = g.efi
+    ? `    <loader readonly='yes' type='pflash'>${g.efi.loader}</loader>\n    <nvram>${g.efi.nvram}</nvram>\n`
+    : '';
+  const disks = g.isos
+    .map((iso, i) => `    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw' error_policy='stop'/>
+      <source file='${iso}'/>
+      <target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/>
+    </disk>
+`)
+    .join('');
+  return `<domain type='qemu'>
+  <name>${g.name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu placement='static'>1</vcpu>
+  <os>
+    <type arch='x86_64'>hvm</type>
+${os}  </os>
+${g.efi ? '  <features>\n    <acpi/>\n  </features>\n' : ''}  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <controller type='usb' model='none'/>
+${disks}    <memballoon model='none'/>
+  </devices>
+</domain>
+`;
+}
+
 /** The `<vcpupin>` / `<emulatorpin>` set of a domain XML, normalised for comparison. */
 export function pinsOf(xml: string): string[] {
   const cputune = /<cputune>([\s\S]*?)<\/cputune>/.exec(xml)?.[1] ?? '';

@@ -10,7 +10,7 @@
  * No skips: without root or libvirt the suite fails with the reason (CI has both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runChain } from '../../src/core/chain.js';
 import { parseCpuList } from '../../src/core/topology/index.js';
@@ -18,8 +18,12 @@ import { readHostTopology } from '../../src/node/sysfs.js';
 import type { OnErrorPolicy } from '../../src/protocol/policy.js';
 import { CLI, CLIENT, requireBuilt } from '../integration/server-harness.js';
 import {
+  CLOUD_INIT_DIR,
   Daemon,
+  EPHEMERAL_DIR,
   GUEST,
+  NVRAM_DIR,
+  kubevirtGuestXml,
   POD_RUN_DIR,
   VNC_PASSWORD,
   checkPrerequisites,
@@ -42,6 +46,8 @@ const CGROUP_PREFIX = 'premigration-hooks-e2e-';
 interface HookServer {
   child: ChildProcess;
   policy: OnErrorPolicy;
+  /** Extra serve flags (the pod facts of a decentralized target). */
+  extra: string[];
   stderr(): string;
   logs(): Array<Record<string, unknown>>;
   exited: Promise<void>;
@@ -66,7 +72,7 @@ function daemons(): { a: Daemon; b: Daemon } {
   return { a: A, b: B };
 }
 
-async function startServer(policy: OnErrorPolicy): Promise<HookServer> {
+async function startServer(policy: OnErrorPolicy, extra: string[] = []): Promise<HookServer> {
   const { b } = daemons();
   const child = spawn(
     process.execPath,
@@ -78,6 +84,7 @@ async function startServer(policy: OnErrorPolicy): Promise<HookServer> {
       '--client-binary', CLIENT,
       '--on-error', policy,
       '--timeout-ms', '10000',
+      ...extra,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );
@@ -88,6 +95,7 @@ async function startServer(policy: OnErrorPolicy): Promise<HookServer> {
   const s: HookServer = {
     child,
     policy,
+    extra,
     stderr: () => err,
     logs: () => err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>),
     exited,
@@ -113,11 +121,11 @@ async function stopServer(): Promise<void> {
   await s.exited;
 }
 
-/** A running server whose client.conf says `policy`. */
-async function serverUp(policy: OnErrorPolicy): Promise<HookServer> {
-  if (server?.policy !== policy) {
+/** A running server whose client.conf says `policy`, started with `extra` flags. */
+async function serverUp(policy: OnErrorPolicy, extra: string[] = []): Promise<HookServer> {
+  if (server?.policy !== policy || server.extra.join(' ') !== extra.join(' ')) {
     await stopServer();
-    server = await startServer(policy);
+    server = await startServer(policy, extra);
   }
   return server;
 }
@@ -189,13 +197,17 @@ beforeAll(async () => {
   mkdirSync(podRun, { recursive: true });
   removeStaleCgroups(CGROUP_PREFIX);
   cgroup = createCpusetCgroup(`${CGROUP_PREFIX}${process.pid}`, String(bCpu));
-  A = new Daemon({ name: 'A', dir: path.join(root, 'A'), cacheDir: path.join(CAPS_CACHE, 'A') });
+  // Each daemon sees its own /run/kubevirt-ephemeral-disks, as each launcher pod has its own.
+  const ephemeral = (d: string): string => path.join(root, d, 'ephemeral-disks');
+  mkdirSync(ephemeral('A'), { recursive: true });
+  mkdirSync(ephemeral('B'), { recursive: true });
+  A = new Daemon({ name: 'A', dir: path.join(root, 'A'), cacheDir: path.join(CAPS_CACHE, 'A'), binds: [[ephemeral('A'), EPHEMERAL_DIR]] });
   B = new Daemon({
     name: 'B',
     dir: path.join(root, 'B'),
     cacheDir: path.join(CAPS_CACHE, 'B'),
     // In a launcher pod the client reads /var/run/premigration-hooks/client.conf (libvirt scrubs the env).
-    binds: [[podRun, POD_RUN_DIR]],
+    binds: [[podRun, POD_RUN_DIR], [ephemeral('B'), EPHEMERAL_DIR]],
     cgroup: cgroup.dir,
   });
   A.prepare();
@@ -329,14 +341,164 @@ describe(`live migration A → B under real libvirtd, B in a cpuset cgroup`, () 
     const s = await serverUp('abort');
     const migratable = await startGuestOnA([aCpu, bCpu]);
     // The project's own chain refuses this domain for B's cpuset; the test relies on that.
-    expect(() => runChain(migratable, { cpuset: [bCpu], host: host() })).toThrow(/not enough exclusive CPUs/);
+    expect(() => runChain(migratable, { cpuset: [bCpu], host: host() })).toThrow(/not enough exclusive threads provided, could not fit 1 core\(s\)/);
     const linesBefore = migrateBeginLines(s).length;
 
     const m = await migrate();
     expect(m.code).not.toBe(0);
-    expect(m.stderr).toContain('premigration-hooks: the hook server refused the domain: cpu-dedicated: not enough exclusive CPUs');
+    expect(m.stderr).toContain('premigration-hooks: the hook server refused the domain: cpu-dedicated: not enough exclusive threads provided, could not fit 1 core(s): ');
     expect(await domstate(a)).toBe('running');
     expect(await domstate(b)).toMatch(/^absent/);
     expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([{ status: 422, result: 'refused', domain: GUEST }]);
   }, 90_000);
+});
+
+/**
+ * A decentralized migration (KubeVirt 1.6+) as libvirt runs it: the source migrates with
+ * `DestName` = `<target ns>_<target VMI>` (here `virsh migrate --dname`), libvirt on B renames the
+ * domain before it calls the hook, and the target pod's files exist only under the target's
+ * identity. `--unsafe`: the file-backed disks are local to each daemon, as they are per pod.
+ */
+describe('decentralized migration: ns-a/vm-a on A arrives on B as ns-b/vm-b (--dname ns-b_vm-b)', () => {
+  const SRC = 'ns-a_vm-a';
+  const DST = 'ns-b_vm-b';
+  /** The pod facts the webhook passes a decentralized target's server. */
+  const POD = ['--pod-namespace', 'ns-b', '--vmi-name', 'vm-b'];
+  const iso = (ns: string, vm: string, file = 'noCloud.iso'): string => `${CLOUD_INIT_DIR}/${ns}/${vm}/${file}`;
+  const nvram = (vm: string): string => `${NVRAM_DIR}/${vm}_VARS.fd`;
+  const placed: string[] = [];
+
+  /** The host path of a file daemon `d` sees at `inDaemon`. */
+  function hostFile(d: Daemon, inDaemon: string): string {
+    if (inDaemon.startsWith(`${CLOUD_INIT_DIR}/`)) return path.join(root, d.name, 'ephemeral-disks', 'cloud-init-data', inDaemon.slice(CLOUD_INIT_DIR.length + 1));
+    if (inDaemon.startsWith('/var/lib/libvirt/')) return d.hostPath('/var/lib/libvirt', inDaemon.slice('/var/lib/libvirt/'.length));
+    throw new Error(`no host path for ${inDaemon}`);
+  }
+  function place(d: Daemon, inDaemon: string, bytes = Buffer.alloc(128 * 1024)): void {
+    const file = hostFile(d, inDaemon);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, bytes);
+    placed.push(file);
+  }
+  /** A pflash "firmware" of `hlt` instructions: the CPU halts at the reset vector and stays there. */
+  function firmware(): string {
+    const file = path.join(root, 'fw', 'HLT_CODE.fd');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, Buffer.alloc(128 * 1024, 0xf4));
+    return file;
+  }
+  function migrateRenamed(): Promise<Run> {
+    const { a, b } = daemons();
+    return a.virsh('migrate', '--live', '--unsafe', SRC, b.uri, '--dname', DST, '--migrateuri', 'tcp://127.0.0.1', '--listen-address', '127.0.0.1');
+  }
+  async function stateOf(d: Daemon, name: string): Promise<string> {
+    const r = await d.virsh('domstate', name);
+    return r.code === 0 ? r.stdout.trim() : 'absent';
+  }
+  /** What a failed migration says, without the timestamps qemu puts in it. */
+  const normalised = (stderr: string): string => stderr.replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?/g, '<time>').trim();
+  const sources = (xml: string): string[] => [...xml.matchAll(/<source file='([^']*)'/g)].map((m) => m[1] as string);
+  const nvramOf = (xml: string): string | undefined => /<nvram[^>]*>([^<]*)<\/nvram>/.exec(xml)?.[1];
+
+  afterEach(async () => {
+    if (!A || !B) return;
+    await Promise.all([A.virsh('destroy', SRC), B.virsh('destroy', SRC), A.virsh('destroy', DST), B.virsh('destroy', DST)]);
+    for (const f of placed.splice(0)) rmSync(f, { force: true });
+  }, 60_000);
+
+  test('cloud-init ISO and NVRAM exist on B only under ns-b/vm-b: the migration succeeds and B runs with the new paths', async () => {
+    const { a, b } = daemons();
+    const s = await serverUp('pass', POD);
+    place(a, iso('ns-a', 'vm-a'));
+    place(a, nvram('vm-a'));
+    place(b, iso('ns-b', 'vm-b'));
+    place(b, nvram('vm-b'));
+    const file = path.join(root, `${SRC}.xml`);
+    writeFileSync(file, kubevirtGuestXml({ name: SRC, isos: [iso('ns-a', 'vm-a')], efi: { loader: firmware(), nvram: nvram('vm-a') } }));
+    await must('virsh create on A', a.virsh('create', file));
+    const linesBefore = migrateBeginLines(s).length;
+
+    const m = await migrateRenamed();
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const live = await must('virsh dumpxml on B', b.virsh('dumpxml', DST));
+    expect(sources(live)).toEqual([iso('ns-b', 'vm-b')]);
+    expect(nvramOf(live)).toBe(nvram('vm-b'));
+    expect(await stateOf(b, DST)).toBe('running');
+    expect(await stateOf(a, SRC)).toBe('absent');
+    // libvirt on B made no file at the old paths: it opened the ones the hook pointed at.
+    expect(existsSync(hostFile(b, nvram('vm-a')))).toBe(false);
+    expect(existsSync(hostFile(b, iso('ns-a', 'vm-a')))).toBe(false);
+    // The hook was called with the renamed domain, and reported both moves.
+    expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([
+      {
+        domain: DST,
+        status: 200,
+        hooks: ['disk-namespace'],
+        changes: [
+          `/domain/devices/disk[@dev='vda']/source/@file: ${iso('ns-a', 'vm-a')}→${iso('ns-b', 'vm-b')}`,
+          `/domain/os/nvram: ${nvram('vm-a')}→${nvram('vm-b')}`,
+        ],
+      },
+    ]);
+  }, 90_000);
+
+  test('control: without our client, the same migration fails (B has no files under ns-a/vm-a)', async () => {
+    const { a, b } = daemons();
+    await serverUp('pass', POD);
+    place(a, iso('ns-a', 'vm-a'));
+    place(b, iso('ns-b', 'vm-b'));
+    const file = path.join(root, `${SRC}-control.xml`);
+    writeFileSync(file, kubevirtGuestXml({ name: SRC, isos: [iso('ns-a', 'vm-a')] }));
+    await must('virsh create on A', a.virsh('create', file));
+    const installed = path.join(b.hooksDir, 'qemu.d', 'premigration-hooks-client');
+    const aside = path.join(root, 'client-aside');
+    renameSync(installed, aside);
+    try {
+      const m = await migrateRenamed();
+      expect(m.code).not.toBe(0);
+      expect(m.stderr).toContain(iso('ns-a', 'vm-a'));
+      expect(await stateOf(a, SRC)).toBe('running');
+      expect(await stateOf(b, DST)).toBe('absent');
+    } finally {
+      renameSync(aside, installed);
+    }
+  }, 90_000);
+
+  test('ambiguous source identity (ISOs under ns-a and ns-c): the domain is left unchanged and the migration fails exactly as without us', async () => {
+    const { a, b } = daemons();
+    const s = await serverUp('pass', POD);
+    const isosA = [iso('ns-a', 'vm-a'), iso('ns-c', 'vm-a', 'configdrive.iso')];
+    for (const f of isosA) place(a, f);
+    place(b, iso('ns-b', 'vm-b'));
+    place(b, iso('ns-b', 'vm-b', 'configdrive.iso'));
+    const file = path.join(root, `${SRC}-ambiguous.xml`);
+    writeFileSync(file, kubevirtGuestXml({ name: SRC, isos: isosA }));
+    await must('virsh create on A', a.virsh('create', file));
+    const linesBefore = migrateBeginLines(s).length;
+
+    const withUs = await migrateRenamed();
+    expect(withUs.code).not.toBe(0);
+    expect(await stateOf(a, SRC)).toBe('running');
+    expect(await stateOf(b, DST)).toBe('absent');
+    expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([
+      { domain: DST, status: 204, result: 'unchanged', hooks: ['disk-namespace'], changeCount: 0, notes: [expect.stringMatching(/^disk-namespace: left the domain unchanged: the source identity is ambiguous: the paths name the namespaces ns-a, ns-c/)] },
+    ]);
+
+    // The same migration of the same running guest, with our client out of qemu.d/.
+    const installed = path.join(b.hooksDir, 'qemu.d', 'premigration-hooks-client');
+    const aside = path.join(root, 'client-aside');
+    renameSync(installed, aside);
+    let withoutUs: Run;
+    try {
+      withoutUs = await migrateRenamed();
+    } finally {
+      renameSync(aside, installed);
+    }
+    expect(withoutUs.code).toBe(withUs.code);
+    expect(normalised(withUs.stderr)).toBe(normalised(withoutUs.stderr));
+    // Both fail on a source path that B does not have.
+    expect(isosA.some((f) => withUs.stderr.includes(`'${f}'`))).toBe(true);
+    expect(await stateOf(a, SRC)).toBe('running');
+  }, 120_000);
 });

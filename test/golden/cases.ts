@@ -3,7 +3,7 @@
  *
  * ctx.json: { about, cpuset: "list", sysfs?: "<fixture under test/fixtures/sysfs>",
  *             host?: { cells: { "<id>": "list" }, cores?: ["siblings list", …] },
- *             hooks?: [names], sourceNamespace?, targetNamespace?,
+ *             hooks?: [names], sourceNamespace?, targetNamespace?, domainName?, podNamespace?, vmiName?,
  *             correctedVcpus?: [ids] }
  * correctedVcpus: the vCPUs the change report must name as mis-pinned (Change.correction); [] = none.
  * Hooks default to the directory's hook (all default hooks for "chain").
@@ -28,6 +28,9 @@ interface CtxFile {
   sourceNamespace?: string;
   targetNamespace?: string;
   correctedVcpus?: number[];
+  domainName?: string;
+  podNamespace?: string;
+  vmiName?: string;
 }
 
 export interface GoldenCase {
@@ -71,6 +74,9 @@ export function loadGoldenCases(groups: string[] = [...HOOKS.map((h) => h.name),
       const ctx: HookContext = { cpuset: parseCpuList(ctxFile.cpuset), host };
       if (ctxFile.sourceNamespace !== undefined) ctx.sourceNamespace = ctxFile.sourceNamespace;
       if (ctxFile.targetNamespace !== undefined) ctx.targetNamespace = ctxFile.targetNamespace;
+      if (ctxFile.domainName !== undefined) ctx.domainName = ctxFile.domainName;
+      if (ctxFile.podNamespace !== undefined) ctx.podNamespace = ctxFile.podNamespace;
+      if (ctxFile.vmiName !== undefined) ctx.vmiName = ctxFile.vmiName;
       const read = (f: string): string | undefined => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
       const expected = read('expected.xml');
       const expectedError = read('expected-error.txt')?.trim();

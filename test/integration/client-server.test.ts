@@ -99,7 +99,7 @@ describe('hook client ↔ hook server', () => {
     const server = await startServer({ dir, args: ['--on-error', policy] });
     const run = await runClient(server.conf, TOO_BIG_DOMAIN);
     expectPolicyApplied(run, policy);
-    expect(run.stderr).toContain('cpu-dedicated: not enough exclusive CPUs');
+    expect(run.stderr).toContain('cpu-dedicated: not enough exclusive threads provided, could not fit ');
   });
 
   test.each<OnErrorPolicy>(['pass', 'abort'])('413 from the real server (XML over --max-body-bytes), on_error=%s', async (policy) => {

@@ -61,6 +61,8 @@ describe('escaped-pods watch against a local list+watch test double (no kube-api
   function createWatcher(skewMs = 5000): EscapedPodWatcher {
     watcher = createEscapedPodWatcher({
       kubeConfig: api.kubeConfig(), timeline, hooks: HOOKS, logger: log.logger, registry, skewMs, backoff: { initialMs: 10, maxMs: 80 },
+      // These pods are bare launchers no hook applies to: judge them as --inject-policy always would.
+      expectation: { injectPolicy: 'always' },
     });
     return watcher;
   }
@@ -184,7 +186,8 @@ describe('gate watch + escaped-pods watch wired as the webhook runs them (same t
     });
     api.create(PODS, launcher({ created: Date.now() - 60_000 })); // before the webhook started: unknown
     watches = createWatches(
-      { gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: true, inject: { hooks: HOOKS } },
+      // Bare launcher pods no hook applies to: judged as --inject-policy always would.
+      { gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: true, inject: { hooks: HOOKS, injectPolicy: 'always' } },
       { logger: log.logger, registry, kubeConfig: api.kubeConfig(), escapedSkewMs: 0 },
     );
     await watches.start();

@@ -128,7 +128,7 @@ describe('gate watcher against a local list+watch test double (no kube-apiserver
     expect(await metricValue(registry, 'premigration_hooks_mode', { mode: 'off' })).toBe(0);
     expect(await metricValue(registry, 'premigration_hooks_feature_gate_enabled')).toBe(1);
     expect(await metricValue(registry, 'premigration_hooks_kubevirt_info', { version: 'v1.10.0' })).toBe(1);
-    expect(current().reason).toMatch(/injecting only site hooks/);
+    expect(current().reason).toMatch(/injecting only the hooks upstream lacks or does in part/);
   });
 
   test('a dropped watch connection is restarted with backoff, resumes from its resourceVersion, and misses nothing', async () => {

@@ -16,6 +16,7 @@ import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import type { InjectSettings } from '../../src/webhook/admission/types.js';
 import { CertReloader, generateSelfSigned } from '../../src/webhook/http/tls.js';
 import type { GateProvider } from '../../src/webhook/admission/types.js';
+import type { ClusterView } from '../../src/webhook/admission/admit.js';
 
 export const TEST_IMAGE = 'registry.example.com/premigration-hooks:v0.1.0';
 
@@ -82,7 +83,7 @@ export interface TestWebhook {
   close(): Promise<void>;
 }
 
-export async function startTestWebhook(opts: { gate?: GateProvider; inject?: InjectSettings; maxBodyBytes?: number; pollMs?: number; logger?: Logger } = {}): Promise<TestWebhook> {
+export async function startTestWebhook(opts: { gate?: GateProvider; inject?: InjectSettings; cluster?: ClusterView; maxBodyBytes?: number; pollMs?: number; logger?: Logger } = {}): Promise<TestWebhook> {
   const logger = opts.logger ?? createLogger('webhook-test', 'silent');
   const registry = createRegistry();
   const gate = opts.gate ?? fixedGate('always');
@@ -103,7 +104,7 @@ export async function startTestWebhook(opts: { gate?: GateProvider; inject?: Inj
   });
   certs.start();
   const app = createWebhookApp({
-    state: () => ({ gate: gate.current(), settings: inject }),
+    state: () => ({ gate: gate.current(), settings: inject, ...(opts.cluster ? { cluster: opts.cluster } : {}) }),
     ready: () => certs.current() !== undefined && gate.synced(),
     metrics,
     logger,

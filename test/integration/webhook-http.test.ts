@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { fixedGate } from '../../src/webhook/main.js';
 import type { GateProvider, GateState } from '../../src/webhook/admission/types.js';
-import { decodePatch, startTestWebhook, type TestWebhook } from './webhook-harness.js';
+import { decodePatch, startTestWebhook, testInjectSettings, type TestWebhook } from './webhook-harness.js';
 import { capturedLogger } from '../support/log.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -35,7 +35,8 @@ let wh: TestWebhook;
 const gate = switchableGate();
 
 beforeAll(async () => {
-  wh = await startTestWebhook({ gate, maxBodyBytes: 256 * 1024 });
+  // Every target injected (the metrics test posts a shared-CPU dry run); need rules: webhook-golden.test.ts.
+  wh = await startTestWebhook({ gate, maxBodyBytes: 256 * 1024, inject: testInjectSettings(['--inject-policy', 'always']) });
 });
 afterAll(async () => {
   await wh.close();

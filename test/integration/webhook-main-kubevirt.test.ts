@@ -2,14 +2,15 @@
  * `premigration-hooks webhook --gate-source=kubevirt --watch-target-pods` end to end in-process,
  * against the local list+watch TEST DOUBLE of kube-apiserver (no kube-apiserver on this machine),
  * reached through a real kubeconfig file passed with --kubeconfig: not ready until the KubeVirt
- * CR list succeeds (the first lists fail), then ready, injecting, and exporting the gate series.
+ * CR list succeeds (the first lists fail), then ready, injecting, and exporting the gate series;
+ * the sidecar shape follows the nodes it lists, and a quota that appears stops injection there.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/webhook/main.js';
 import { GATE_NAME } from '../../src/webhook/admission/mode.js';
-import { FakeApiServer, KUBEVIRTS, waitFor } from '../support/fake-apiserver.js';
+import { FakeApiServer, KUBEVIRTS, NODES, RESOURCEQUOTAS, waitFor } from '../support/fake-apiserver.js';
 import { freePort, httpsText } from '../support/net.js';
 
 test('follows the KubeVirt CR from a kubeconfig (kube-apiserver test double): unready until listed, then injects and exports the gate', async () => {
@@ -52,8 +53,31 @@ test('follows the KubeVirt CR from a kubeconfig (kube-apiserver test double): un
     const review = readFileSync(join(process.cwd(), 'test/golden/webhook/kv17-dedicated-cpu/review.json'));
     const res = await httpsText(port, '/mutate', review);
     expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    // No nodes listed yet: --sidecar-mode auto chose the classic shape (a regular container).
+    const shape = (text: string): string[] => (JSON.parse(Buffer.from(JSON.parse(text).response.patch as string, 'base64').toString('utf8')) as { path: string }[]).map((op) => op.path);
+    expect(shape(res.text)).toContain('/spec/containers/-');
+
+    // Every kubelet and the apiserver (the double answers v1.30.4) accept native sidecars: native.
+    api.create(NODES, { metadata: { name: 'node-a' }, status: { nodeInfo: { kubeletVersion: 'v1.30.4' } } });
+    let native = false;
+    for (let i = 0; i < 200 && !native; i++) {
+      native = !shape((await httpsText(port, '/mutate', review)).text).includes('/spec/containers/-');
+      if (!native) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(native).toBe(true);
+
+    // A quota sized to the VM appears in its namespace: the next target pod is left alone.
+    const pod = (JSON.parse(review.toString()) as { request: { namespace: string } }).request;
+    api.create(RESOURCEQUOTAS, { metadata: { name: 'vm-sized', namespace: pod.namespace }, spec: { hard: { 'requests.memory': '8598Mi' } }, status: { used: {} } });
+    let skipped = false;
+    for (let i = 0; i < 200 && !skipped; i++) {
+      skipped = JSON.parse((await httpsText(port, '/mutate', review)).text).response.patch === undefined;
+      if (!skipped) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(skipped).toBe(true);
 
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^premigration_hooks_admission_requests_total\{result="skipped",reason="quota-exceeded",dry_run="false"\} 1$/m);
     for (const line of [
       'premigration_hooks_mode{mode="inject"} 1',
       'premigration_hooks_mode{mode="off"} 0',
@@ -63,6 +87,9 @@ test('follows the KubeVirt CR from a kubeconfig (kube-apiserver test double): un
       `premigration_hooks_watch_restarts_total{resource="kubevirts"} ${lists - 1}`,
       'premigration_hooks_watch_synced{resource="kubevirts"} 1',
       'premigration_hooks_watch_synced{resource="pods"} 1',
+      'premigration_hooks_watch_synced{resource="nodes"} 1',
+      'premigration_hooks_watch_synced{resource="resourcequotas"} 1',
+      'premigration_hooks_watch_synced{resource="limitranges"} 1',
       'premigration_hooks_escaped_target_pods_total 0',
     ]) {
       expect(metrics.split('\n')).toContain(line);

@@ -16,6 +16,8 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
     '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'always',
     '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
     '--shutdown-delay-ms', '0', '--log-level', 'silent',
+    // No cluster to list quotas from (readiness would wait for that list) or to read versions from.
+    '--namespace-limits', 'ignore', '--sidecar-mode', 'classic',
   ]);
   let ready = 0;
   for (let i = 0; i < 300 && ready !== 200; i++) {
@@ -29,7 +31,7 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
   expect(JSON.parse(res.text).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
   const metrics = await request(`http://127.0.0.1:${metricsPort}`).get('/metrics');
   expect(metrics.text).toMatch(/^premigration_hooks_admission_requests_total\{result="injected",reason="inject",dry_run="false"\} 1$/m);
-  expect(metrics.text).toMatch(/^premigration_hooks_process_resident_memory_bytes \d+/m);
+  expect(metrics.text).toMatch(/^process_resident_memory_bytes \d+/m);
 
   process.emit('SIGTERM');
   expect(await done).toBe(0);

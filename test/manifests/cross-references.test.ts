@@ -6,16 +6,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
-import { all, at, buildKustomization, buildOverlay, one, OVERLAYS, ref, REPO_ROOT, selects, type K8sObject } from './kustomize.js';
+import { all, at, buildKustomization, buildOverlay, containerEnv, KUBEVIRT_NAMESPACE, one, OVERLAYS, ref, REPO_ROOT, selects, type K8sObject } from './kustomize.js';
 
 const NAMESPACE = 'premigration-hooks';
-const KUBEVIRT_NAMESPACE = { default: 'kubevirt', openshift: 'openshift-cnv', prometheus: 'kubevirt' } as const;
+const MONITORING_NAMESPACE = { default: 'monitoring', openshift: 'openshift-user-workload-monitoring', hco: 'monitoring', prometheus: 'monitoring' } as const;
 
 interface Container {
   name: string;
   image: string;
   args?: string[];
   env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string } }[];
   ports?: { name?: string; containerPort: number }[];
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
   securityContext?: Record<string, unknown>;
@@ -54,9 +55,6 @@ function webhookContainer(d: K8sObject): Container {
   return c;
 }
 
-function envOf(c: Container): Record<string, string> {
-  return Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? '']));
-}
 
 function theWebhook(objects: K8sObject[]): WebhookEntry {
   const hooks = at<WebhookEntry[]>(one(objects, 'MutatingWebhookConfiguration'), 'webhooks');
@@ -73,10 +71,11 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
   const webhookService = one(objects, 'Service', 'premigration-hooks-webhook');
   const metricsService = one(objects, 'Service', 'premigration-hooks-webhook-metrics');
   const webhook = theWebhook(objects);
+  const envOf = (c: Container): Record<string, string> => containerEnv(objects, c);
 
   it('every namespaced object lives in our namespace, except the KubeVirt reader in KubeVirt\'s', () => {
     for (const o of objects) {
-      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(o.kind)) {
+      if (['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'PriorityClass'].includes(o.kind)) {
         expect(o.metadata.namespace).toBeUndefined();
       } else if (o.kind === 'Role' || o.kind === 'RoleBinding') {
         expect(o.metadata.namespace).toBe(KUBEVIRT_NAMESPACE[overlay]);
@@ -112,13 +111,28 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     for (const p of [...ports(webhookService), ...ports(metricsService)]) expect(containerPorts.has(String(p.targetPort))).toBe(true);
   });
 
-  it('the NetworkPolicy admits ingress only to the webhook and metrics ports, by their container names', () => {
+  it('the NetworkPolicy admits the webhook port from anywhere and the metrics port only from the monitoring namespace', () => {
     const np = one(objects, 'NetworkPolicy');
     expect(at(np, 'spec', 'policyTypes')).toEqual(['Ingress']);
     const ingress = at<{ ports: { port: string }[]; from?: unknown }[]>(np, 'spec', 'ingress');
     const ports = ingress.flatMap((rule) => rule.ports.map((p) => p.port)).sort();
     expect(ports).toEqual(['https', 'metrics']);
     for (const p of ports) expect(containerPorts.has(p)).toBe(true);
+    const https = ingress.find((r) => r.ports.some((p) => p.port === 'https'));
+    expect(https?.from).toBeUndefined();
+    const metrics = ingress.find((r) => r.ports.some((p) => p.port === 'metrics'));
+    expect(metrics?.ports).toHaveLength(1);
+    expect(metrics?.from).toEqual([
+      { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [MONITORING_NAMESPACE[overlay]] }] } },
+    ]);
+  });
+
+  it('the webhook runs at its own PriorityClass: above ordinary pods, below system-*, never the default', () => {
+    const name = at<string>(deployment, 'spec', 'template', 'spec', 'priorityClassName');
+    const pc = one(objects, 'PriorityClass', name);
+    expect(at<number>(pc, 'value')).toBeGreaterThan(0);
+    expect(at<number>(pc, 'value')).toBeLessThan(1_000_000_000);
+    expect(at(pc, 'globalDefault')).toBe(false);
   });
 
   it('the webhook\'s clientConfig points at the webhook Service on 443, path /mutate', () => {
@@ -197,6 +211,18 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
       { name: 'kubevirt-controller-only', expression: `request.userInfo.username == 'system:serviceaccount:${ns}:kubevirt-controller'` },
     ]);
     expect(at(one(objects, 'ValidatingWebhookConfiguration'), 'webhooks', 0, 'matchConditions')).toEqual(webhook.matchConditions);
+    expect(one(objects, 'RoleBinding').metadata.namespace).toBe(ns);
+  });
+
+  it('no other KubeVirt namespace is left anywhere in the render (every service-account reference, every namespace)', () => {
+    const text = JSON.stringify(objects);
+    const accounts = [...text.matchAll(/system:serviceaccount:([\w-]+):kubevirt-controller/g)].map((m) => m[1]);
+    expect(accounts.length).toBe(2);
+    expect(new Set(accounts)).toEqual(new Set([KUBEVIRT_NAMESPACE[overlay]]));
+    const namespaces = new Set(objects.map((o) => o.metadata.namespace).filter((n) => n !== undefined));
+    expect(namespaces).toEqual(new Set([NAMESPACE, KUBEVIRT_NAMESPACE[overlay]]));
+    // The local-config settings ConfigMap is consumed by kustomize, never applied.
+    expect(objects.filter((o) => o.metadata.name === 'premigration-hooks-install')).toEqual([]);
   });
 
   it('the webhook matches only CREATE of pods by migration-target launchers, outside our namespace', () => {
@@ -290,12 +316,15 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     }
   });
 
-  it('RBAC is read-only and minimal: list/watch pods cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
+  it('RBAC is read-only and minimal: list/watch pods, nodes, quotas and limit ranges cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
     const sa = one(objects, 'ServiceAccount');
     expect(pod.spec.serviceAccountName).toBe(sa.metadata.name);
-    expect(at(one(objects, 'ClusterRole'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRole', 'premigration-hooks-webhook'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRole', 'premigration-hooks-cluster-reader'), 'rules'))
+      .toEqual([{ apiGroups: [''], resources: ['nodes', 'resourcequotas', 'limitranges'], verbs: ['list', 'watch'] }]);
+    expect(all(objects, 'ClusterRole')).toHaveLength(2);
     expect(at(one(objects, 'Role'), 'rules')).toEqual([{ apiGroups: ['kubevirt.io'], resources: ['kubevirts'], verbs: ['get', 'list', 'watch'] }]);
-    for (const binding of [one(objects, 'ClusterRoleBinding'), one(objects, 'RoleBinding')]) {
+    for (const binding of [...all(objects, 'ClusterRoleBinding'), one(objects, 'RoleBinding')]) {
       expect(at(binding, 'subjects')).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
       const role = one(objects, at(binding, 'roleRef', 'kind'), at(binding, 'roleRef', 'name'));
       if (binding.kind === 'RoleBinding') expect(role.metadata.namespace).toBe(binding.metadata.namespace);
@@ -332,7 +361,7 @@ describe('overlay prometheus: monitoring objects', () => {
   });
 
   it('the other overlays carry no prometheus-operator objects (they need its CRDs)', () => {
-    for (const overlay of ['default', 'openshift'] as const) {
+    for (const overlay of ['default', 'openshift', 'hco'] as const) {
       expect(buildOverlay(overlay).filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'))).toEqual([]);
     }
   });
@@ -348,10 +377,11 @@ describe('an admin\'s own overlay that sets the image', () => {
         path.join(dir, 'kustomization.yaml'),
         `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${JSON.stringify(base)}]\nimages: [${JSON.stringify(image)}]\n`,
       );
-      const c = webhookContainer(one(buildKustomization(dir), 'Deployment'));
+      const built = buildKustomization(dir);
+      const c = webhookContainer(one(built, 'Deployment'));
       expect(c.image).toBe(`${image.newName}@${image.digest}`);
-      expect(envOf(c).PREMIGRATION_HOOKS_IMAGE).toBe(c.image);
-      expect(envOf(c).PREMIGRATION_HOOKS_KUBEVIRT_NAMESPACE).toBe('kubevirt');
+      expect(containerEnv(built, c).PREMIGRATION_HOOKS_IMAGE).toBe(c.image);
+      expect(containerEnv(built, c).PREMIGRATION_HOOKS_KUBEVIRT_NAMESPACE).toBe('kubevirt');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

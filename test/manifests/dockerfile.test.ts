@@ -11,6 +11,7 @@ import path from 'node:path';
 import { validate, ValidationSeverity, type ValidatorSettings } from 'dockerfile-utils';
 import { CLIENT_BINARY_IN_PACKAGE } from '../../src/server/main.js';
 import { inject } from '../../src/webhook/admission/inject.js';
+import { CLIENT_BINARY_IN_IMAGE, CLIENT_BINARY_IN_PACKAGE as SHARED_CLIENT_BINARY, IMAGE_APP_DIR } from '../../src/shared/client-binary.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { dockerignoreAllows, landingPath, parseCopy, parseStages, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './kustomize.js';
@@ -172,6 +173,21 @@ describe('Dockerfile structure', () => {
       expect(`${ctx.runAsUser}:${ctx.runAsGroup}`).toBe(user);
     });
 
+    test('the injected probes run the client where the image has it (one constant for server, webhook and image)', () => {
+      expect(workdir()).toBe(IMAGE_APP_DIR);
+      expect(SHARED_CLIENT_BINARY).toBe(CLIENT_BINARY_IN_PACKAGE);
+      expect(landed().get(CLIENT_BINARY_IN_IMAGE)?.from).toBe('client');
+      const pod = JSON.parse(read('test/fixtures/pods/kv17-dedicated-cpu.json')) as unknown;
+      const settings = parseWebhookSettings(['--dev-self-signed', '--image', 'registry.example/premigration-hooks:test']).inject;
+      for (const sidecar of ['native', 'classic'] as const) {
+        const result = inject(pod, settings, { mode: 'inject', hooks: ['cpu-dedicated'], sidecar });
+        if (result.kind !== 'patch') throw new Error(`inject did not patch: ${JSON.stringify(result)}`);
+        const server = result.patch.find((op) => op.op === 'add' && /^\/spec\/(initContainers|containers)\/-$/.test(op.path) && (op.value as { name: string }).name === 'premigration-hooks');
+        const probe = (server as { value: { startupProbe?: { exec: { command: string[] } }; readinessProbe?: { exec: { command: string[] } } } }).value;
+        expect((probe.startupProbe ?? probe.readinessProbe)?.exec.command[0]).toBe(CLIENT_BINARY_IN_IMAGE);
+      }
+    });
+
     test('ships package.json at the package root, which the server and the ESM loader need', () => {
       expect(landed().get(`${workdir()}/package.json`)).toEqual({ from: undefined, source: 'package.json' });
     });
@@ -223,6 +239,20 @@ describe('Dockerfile structure', () => {
       }
       expect(imported.size).toBeGreaterThan(3);
       expect([...imported].filter((name) => !(name in pkg.dependencies))).toEqual([]);
+      // …and the other way round: a production dependency the shipped code never imports (one
+      // only the tests use, like fast-xml-parser was) belongs in devDependencies.
+      expect(Object.keys(pkg.dependencies).filter((name) => !imported.has(name))).toEqual([]);
+    });
+
+    test('the lock file agrees with package.json: the same bin, and the same split of dependencies', () => {
+      const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+      const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { bin?: Record<string, string>; dependencies?: Record<string, string>; devDependencies?: Record<string, string>; dev?: boolean }> };
+      const root = lock.packages[''];
+      expect(root?.bin).toEqual(pkg.bin);
+      expect(root?.dependencies).toEqual(pkg.dependencies);
+      expect(root?.devDependencies).toEqual(pkg.devDependencies);
+      // A test-only parser stays out of `npm ci --omit=dev` (and so out of the image).
+      expect(lock.packages['node_modules/fast-xml-parser']?.dev).toBe(true);
     });
 
     test('ENTRYPOINT is the `premigration-hooks` CLI, on PATH, the command the Deployment and the sidecar run', () => {

@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const OVERLAYS = ['default', 'openshift', 'prometheus'] as const;
+export const OVERLAYS = ['default', 'openshift', 'hco', 'prometheus'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
+/** Where each overlay expects the KubeVirt CR and KubeVirt's controller. */
+export const KUBEVIRT_NAMESPACE: Record<Overlay, string> = { default: 'kubevirt', openshift: 'openshift-cnv', hco: 'kubevirt-hyperconverged', prometheus: 'kubevirt' };
 
 /** A rendered Kubernetes object; fields are read with the accessors below, which fail loudly. */
 export interface K8sObject {
@@ -67,4 +69,26 @@ export function at<T = unknown>(o: unknown, ...keys: (string | number)[]): T {
 export function selects(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   const entries = Object.entries(selector);
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
+}
+
+interface EnvContainer {
+  env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+}
+
+/**
+ * The environment a container gets, as the kubelet builds it: every envFrom ConfigMap of the
+ * rendered objects (in order), then env, which wins. Throws when a referenced ConfigMap is missing.
+ */
+export function containerEnv(objects: K8sObject[], c: EnvContainer, namespace = 'premigration-hooks'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const name = from.configMapRef?.name;
+    if (!name) continue;
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === name && o.metadata.namespace === namespace);
+    if (!cm) throw new Error(`envFrom names ConfigMap ${namespace}/${name}, which is not rendered`);
+    Object.assign(out, (cm as { data?: Record<string, string> }).data ?? {});
+  }
+  for (const e of c.env ?? []) out[e.name] = e.value ?? '';
+  return out;
 }

@@ -5,14 +5,18 @@ import { tsFilesUnder } from '../support/files.js';
  * KubeVirt CR and to the rendered Deployment, and the results are fed to the webhook's own mode
  * and flag logic; names, annotations, metrics and alerts are looked up where they are defined.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { computeMode, GATE_NAME, parseKubeVirtVersion } from '../../src/webhook/admission/mode.js';
 import { BASE_NAME, COMPUTE_CONTAINER, INJECTED_ANNOTATION, INJECT_ANNOTATION, MIGRATION_JOB_LABEL } from '../../src/webhook/admission/names.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { targetSkipReason } from '../../src/webhook/admission/target.js';
-import { at, buildOverlay, one, REPO_ROOT, type K8sObject } from './kustomize.js';
+import { admit } from '../../src/webhook/admission/admit.js';
+import { REGISTRY } from '../../src/core/hooks/registry.js';
+import { at, buildKustomization, buildOverlay, containerEnv, KUBEVIRT_NAMESPACE, one, REPO_ROOT, type K8sObject } from './kustomize.js';
 
 const read = (rel: string): string => readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 const README = read('README.md');
@@ -183,20 +187,66 @@ describe('README: names match the manifests and the code', () => {
   const objects = buildOverlay('default');
   const deployment = (): K8sObject => one(objects, 'Deployment');
 
-  test('the --gate-source patch hits that argument of the rendered Deployment and gives mode "never"', () => {
-    const ops = patchOf('deploy premigration-hooks-webhook', targets('/args/4'));
-    const patched = apply(deployment(), ops);
-    const container = at<{ args: string[]; env: { name: string; value: string }[] }[]>(patched, 'spec', 'template', 'spec', 'containers')[0];
-    const env = Object.fromEntries((container?.env ?? []).map((e) => [e.name, e.value]));
-    expect(parseWebhookSettings(container?.args.slice(1) ?? [], env).gateSource).toBe('never');
+  test('the gate-source override is `kubectl set env` by name, and gives mode "never" over the ConfigMap', () => {
+    const line = commands().find((l) => l.includes(' set env deploy/premigration-hooks-webhook PREMIGRATION_HOOKS_GATE_SOURCE='));
+    const words = shellWords(line ?? '');
+    expect(words.slice(0, 4)).toEqual(['kubectl', '-n', deployment().metadata.namespace, 'set']);
+    const [name, value] = (words.at(-1) ?? '').split('=') as [string, string];
+    // What `kubectl set env` does: an env entry on the container, which beats envFrom.
+    const container = structuredClone(at<{ args: string[]; env: { name: string; value: string }[] }[]>(deployment(), 'spec', 'template', 'spec', 'containers')[0]);
+    if (!container) throw new Error('no container');
+    expect(parseWebhookSettings(container.args.slice(1), containerEnv(objects, container)).gateSource).toBe('kubevirt');
+    container.env.push({ name, value });
+    expect(parseWebhookSettings(container.args.slice(1), containerEnv(objects, container)).gateSource).toBe('never');
+    // No README command edits a Deployment by argument index any more.
+    expect(commands().filter((l) => /\/args\/\d/.test(l))).toEqual([]);
+  });
+
+  test('the install commands need only kubectl: no standalone kustomize', () => {
+    expect(commands().filter((l) => /(^|[;&|(]\s*)kustomize\s/.test(l))).toEqual([]);
+    expect(read('docs/install.md')).not.toMatch(/^\s*(\(cd [^)]*&& )?kustomize edit/m);
+  });
+
+  test('the own-overlay commands, run as printed in a checkout, set the image of the webhook and of the injected pods', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pmh-readme-'));
+    try {
+      // The checkout, as the commands see it: its kustomize/ directory (and manifests/ it refers to).
+      symlinkSync(path.join(REPO_ROOT, 'kustomize'), path.join(dir, 'kustomize'));
+      symlinkSync(path.join(REPO_ROOT, 'manifests'), path.join(dir, 'manifests'));
+      const lines = commands();
+      const start = lines.findIndex((l) => l.startsWith('mkdir -p my-premigration-hooks'));
+      const script = lines.slice(start, lines.findIndex((l, i) => i > start && l.startsWith('kubectl apply -k')));
+      expect(script.length).toBe(2);
+      execFileSync('/bin/sh', ['-c', script.join('\n')], { cwd: dir });
+      const built = buildKustomization(path.join(dir, 'my-premigration-hooks'));
+      const d = one(built, 'Deployment');
+      const c = at<{ image: string; env: { name: string; value: string }[] }[]>(d, 'spec', 'template', 'spec', 'containers')[0];
+      expect(c?.image).toBe('registry.example.com/premigration-hooks:0.1.0');
+      expect(containerEnv(built, c ?? {}).PREMIGRATION_HOOKS_IMAGE).toBe(c?.image);
+      expect(lines).toContain('kubectl apply -k my-premigration-hooks');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the distribution table names each overlay with the namespace it renders', () => {
+    for (const overlay of ['default', 'openshift', 'hco'] as const) {
+      const row = README.split('\n').find((l) => l.includes(`| \`kustomize/overlays/${overlay}\``));
+      expect([overlay, row]).toEqual([overlay, expect.stringContaining(`| \`${KUBEVIRT_NAMESPACE[overlay]}\` |`)]);
+      expect(one(buildOverlay(overlay), 'Role').metadata.namespace).toBe(KUBEVIRT_NAMESPACE[overlay]);
+    }
   });
 
   test('every object the README names exists in the default overlay', () => {
     expect(README).toContain(`rollout status deploy/${deployment().metadata.name}`);
     const hook = one(objects, 'MutatingWebhookConfiguration');
     expect(README).toContain(`mutatingwebhookconfiguration ${hook.metadata.name}`);
-    const tlsSecret = /the Secret `([^`]+)`/.exec(README)?.[1];
-    expect(objects.filter((o) => o.kind === 'Certificate').map((o) => at(o, 'spec', 'secretName'))).toContain(tlsSecret);
+    // Every Secret the README names is a Certificate's, or the report key the admin creates.
+    const secrets = new Set([...README.matchAll(/the Secret `([^`]+)`/g)].map((m) => m[1] as string));
+    const certSecrets = objects.filter((o) => o.kind === 'Certificate').map((o) => at<string>(o, 'spec', 'secretName'));
+    expect(certSecrets).toContain('premigration-hooks-webhook-tls');
+    expect([...secrets].filter((name) => !certSecrets.includes(name) && name !== 'premigration-hooks-report-key')).toEqual([]);
+    expect(README).toContain('create secret generic premigration-hooks-report-key');
     const metricsService = /Service `(premigration-hooks[^`]*-metrics)`/.exec(README)?.[1];
     expect(objects.filter((o) => o.kind === 'Service').map((o) => o.metadata.name)).toContain(metricsService);
   });
@@ -212,8 +262,9 @@ describe('README: names match the manifests and the code', () => {
 
   test('every overlay the README applies exists', () => {
     // Also the alternatives the README gives as comments ("# or: kubectl apply -k …").
-    const paths = [...README.matchAll(/kubectl (?:apply|delete) -k ([\w/.-]+)/g)].map((m) => m[1] as string);
-    expect(paths.length).toBeGreaterThanOrEqual(3);
+    // my-premigration-hooks is the admin's own, made by the command before it (tested above).
+    const paths = [...README.matchAll(/kubectl (?:apply|delete) -k ([\w/.-]+)/g)].map((m) => m[1] as string).filter((p) => p !== 'my-premigration-hooks');
+    expect(paths.length).toBeGreaterThanOrEqual(4);
     for (const p of paths) expect([p, read(path.join(p, 'kustomization.yaml')).length > 0]).toEqual([p, true]);
   });
 
@@ -270,3 +321,53 @@ describe('README: the metrics and alerts tables', () => {
   });
 });
 
+
+describe('README: hooks, compatibility and cost, against the registry and the webhook', () => {
+  const coexistCell = (level: string): string => (level === 'equivalent' ? 'not injected (upstream does it)' : level === 'partial' ? "injected, after upstream's" : 'injected');
+
+  test('the hooks table is the registry: rule, upstream equivalence with its reason, coexist behaviour', () => {
+    const rows = section('Compatibility').split('\n').filter((l) => /^\| `[a-z-]+` \|/.test(l));
+    const expected = REGISTRY.entries.map((e) => `| \`${e.name}\` | ${e.appliesWhen ?? ''} | ${e.upstream.level}: ${e.upstream.reason} | ${coexistCell(e.upstream.level)} |`);
+    expect(rows).toEqual(expected);
+  });
+
+  test('coexist mode does what the table says for the default hooks, and the flag the README names trusts upstream', () => {
+    for (const e of REGISTRY.entries) {
+      expect(REGISTRY.forMode('coexist', [e.name]).length > 0).toBe(e.upstream.level !== 'equivalent');
+    }
+    expect(section('Compatibility')).toContain('`--coexist-cpu-dedicated=false`');
+    expect(parseWebhookSettings(['--dev-self-signed', '--image', 'x', '--coexist-cpu-dedicated=false']).inject.trustUpstream).toEqual(['cpu-dedicated']);
+  });
+
+  test('a VM no hook can change pays nothing: a shared-CPU target gets no patch under the defaults', () => {
+    const cost = section('Which VMs get the sidecar, and what it costs');
+    expect(cost).toMatch(/A VM that no hook can change pays \*\*nothing\*\*/);
+    const pod = JSON.parse(read('test/fixtures/pods/kv15-shared-cpu.json')) as unknown;
+    const settings = parseWebhookSettings(['--dev-self-signed', '--image', 'x']).inject;
+    const { review, outcome } = admit(
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'vms', operation: 'CREATE', object: pod } },
+      { gate: { mode: 'inject', gateEnabled: true, reason: 'readme' }, settings },
+    );
+    expect(review.response.patch).toBeUndefined();
+    expect(cost).toContain(`skip reason \`${outcome.reason}\``);
+    // The reservation the README states is the webhook's default.
+    expect(cost).toContain(`(${settings.guaranteed.cpu} / ${settings.guaranteed.memory}, requests = limits)`);
+    expect(cost).toContain(`(${settings.burstable.cpu} /\n${settings.burstable.memory}, requests only)`); // wrapped in the README
+    expect(settings.injectPolicy).toBe('needed');
+    expect(settings.sidecarMode).toBe('auto');
+  });
+
+  test('every skip reason the README names is one the webhook produces', () => {
+    const sources = tsFilesUnder(path.join(REPO_ROOT, 'src/webhook/admission')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    const named = [...section('Which VMs get the sidecar, and what it costs').matchAll(/(?:\(|skip reason )`([a-z]+(?:-[a-z]+)+)`/g)].map((m) => m[1] as string);
+    expect(named.sort()).toEqual(['limitrange-violation', 'no-applicable-hook', 'quota-exceeded', 'sidecar-unsupported']);
+    for (const reason of named) expect(sources).toContain(`'${reason}'`);
+  });
+});
+
+describe('docs/webhook.md: the per-hook rules are the registry\'s', () => {
+  test('every built-in hook\'s appliesWhen is in the "Which hooks apply" table', () => {
+    const doc = read('docs/webhook.md');
+    for (const e of REGISTRY.entries) expect(doc).toContain(`| \`${e.name}\` | ${e.appliesWhen ?? ''} |`);
+  });
+});

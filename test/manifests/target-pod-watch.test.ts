@@ -8,12 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { TARGET_POD_SELECTOR } from '../../src/webhook/watch/escaped.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
-import { all, at, buildKustomization, buildOverlay, one, OVERLAYS, REPO_ROOT, type K8sObject } from './kustomize.js';
+import { all, at, buildKustomization, buildOverlay, containerEnv, one, OVERLAYS, REPO_ROOT, type K8sObject } from './kustomize.js';
 
 interface Container {
   name: string;
   args?: string[];
   env?: { name: string; value?: string }[];
+  envFrom?: { configMapRef?: { name: string } }[];
 }
 
 function webhookContainer(objects: K8sObject[]): Container {
@@ -25,19 +26,20 @@ function webhookContainer(objects: K8sObject[]): Container {
 
 function watchOn(objects: K8sObject[]): boolean {
   const c = webhookContainer(objects);
-  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? '']));
-  return parseWebhookSettings(c.args?.slice(1) ?? [], env).watchTargetPods;
+  return parseWebhookSettings(c.args?.slice(1) ?? [], containerEnv(objects, c)).watchTargetPods;
 }
 
-const clusterScoped = (objects: K8sObject[]) => [...all(objects, 'ClusterRole'), ...all(objects, 'ClusterRoleBinding')];
+/** The cluster-wide RBAC of the pod watch (the cluster reader serves the admission decision and stays). */
+const WATCH_RBAC = 'premigration-hooks-webhook';
+const clusterScoped = (objects: K8sObject[]) => [...all(objects, 'ClusterRole'), ...all(objects, 'ClusterRoleBinding')].filter((o) => o.metadata.name === WATCH_RBAC);
 
 describe.each(OVERLAYS)('overlay %s: target-pod watch and its RBAC', (overlay) => {
   const objects = buildOverlay(overlay);
 
   it('the watch is on, and the cluster-wide pod read exists for it and grants nothing else', () => {
     expect(watchOn(objects)).toBe(true);
-    expect(at(one(objects, 'ClusterRole'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
-    expect(at(one(objects, 'ClusterRoleBinding'), 'roleRef')).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: one(objects, 'ClusterRole').metadata.name });
+    expect(at(one(objects, 'ClusterRole', WATCH_RBAC), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
+    expect(at(one(objects, 'ClusterRoleBinding', WATCH_RBAC), 'roleRef')).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: WATCH_RBAC });
   });
 
   it('the watch\'s label selector is the MutatingWebhookConfiguration\'s objectSelector', () => {
@@ -70,7 +72,9 @@ describe('kustomize/components/no-target-pod-watch', () => {
       expect(watchOn(without)).toBe(false);
       expect(clusterScoped(without)).toEqual([]);
       expect(clusterScoped(withWatch).map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding']);
-      expect(webhookContainer(without).args).toEqual(webhookContainer(withWatch).args?.filter((a) => a !== '--watch-target-pods'));
+      expect(webhookContainer(without).args).toEqual(webhookContainer(withWatch).args);
+      const settingsOf = (objects: K8sObject[]) => containerEnv(objects, webhookContainer(objects));
+      expect(settingsOf(without)).toEqual({ ...settingsOf(withWatch), PREMIGRATION_HOOKS_WATCH_TARGET_PODS: 'false' });
       // Nothing else changes: the KubeVirt reader stays.
       expect(without.length).toBe(withWatch.length - 2);
       expect(one(without, 'Role').metadata.name).toBe('premigration-hooks-kubevirt-reader');

@@ -2,10 +2,11 @@
 # System packages the test suite needs (Debian). Idempotent; safe to re-run.
 #  - libvirt + qemu: the end-to-end live migration test (see docs/testing.md)
 #  - prometheus: the real-scrape metrics tests and promtool
+#  - mmdebstrap, umoci: the image assembled and run without a container runtime (test/image)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for pkg in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 prometheus; do
+for pkg in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 prometheus mmdebstrap umoci; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 # kubectl (for `kubectl kustomize` in the manifest tests) ships with these machines; Debian's

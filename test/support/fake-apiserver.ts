@@ -7,7 +7,8 @@
  *   GET <collection>?watch=true&resourceVersion=N
  *                                          → 200, newline-delimited {type, object} events newer than N,
  *                                            then live ones; ERROR 410 (and close) when N was compacted
- * for the collections  /api/v1[/namespaces/<ns>]/pods  and  /apis/kubevirt.io/v1[/namespaces/<ns>]/kubevirts,
+ * for the collections  /api/v1[/namespaces/<ns>]/{pods,resourcequotas,limitranges}, /api/v1/nodes  and
+ * /apis/kubevirt.io/v1[/namespaces/<ns>]/kubevirts, plus  GET /version  (the gitVersion set in `version`),
  * with equality/existence label selectors. The test drives it: create/update/remove objects,
  * drop or cleanly end open watches, answer the next requests with an HTTP error, compact history.
  */
@@ -31,7 +32,10 @@ export const PODS: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', k
 export const KUBEVIRTS: ResourceKind = {
   groupVersion: '/apis/kubevirt.io/v1', apiVersion: 'kubevirt.io/v1', kind: 'KubeVirt', plural: 'kubevirts',
 };
-const KINDS = [PODS, KUBEVIRTS];
+export const NODES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'Node', plural: 'nodes' };
+export const RESOURCEQUOTAS: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas' };
+export const LIMITRANGES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'LimitRange', plural: 'limitranges' };
+const KINDS = [PODS, KUBEVIRTS, NODES, RESOURCEQUOTAS, LIMITRANGES];
 
 interface StoredEvent {
   rv: number;
@@ -107,6 +111,8 @@ export class FakeApiServer {
   private readonly failures: Array<{ on: 'list' | 'watch' | 'any'; status: number }> = [];
   readonly requests: RecordedRequest[] = [];
   private readonly historyLimit: number;
+  /** What GET /version answers (a real apiserver's shape, trimmed); undefined: 404. */
+  version: { major: string; minor: string; gitVersion: string } | undefined = { major: '1', minor: '30', gitVersion: 'v1.30.4' };
 
   constructor(opts: FakeApiServerOptions = {}) {
     this.historyLimit = opts.historyLimit ?? 1000;
@@ -263,6 +269,12 @@ export class FakeApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
+    if (req.method === 'GET' && url.pathname === '/version') {
+      if (!this.version) return this.status(res, 404, 'NotFound', 'no version');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(this.version));
+      return;
+    }
     const route = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)$/.exec(url.pathname);
     const kind = route && KINDS.find((k) => k.groupVersion === route[1] && k.plural === route[3]);
     if (req.method !== 'GET' || !route || !kind) return this.status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);

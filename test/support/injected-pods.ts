@@ -20,7 +20,8 @@ export function fixturePod(name: string): Json {
 }
 
 export function injectSettings(extra: string[] = []): InjectSettings {
-  return parseWebhookSettings(['--dev-self-signed', '--image', IMAGE, ...extra]).inject;
+  // Every target injected (shared-CPU fixtures too), native sidecars unless a test asks otherwise.
+  return parseWebhookSettings(['--dev-self-signed', '--image', IMAGE, '--inject-policy', 'always', '--sidecar-mode', 'native', ...extra]).inject;
 }
 
 export function podReview(object: unknown, request: Json = {}): Json {

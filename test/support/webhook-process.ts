@@ -30,7 +30,9 @@ export async function startWebhookProcess(dir: string, opts: { image: string; ex
     [
       CLI, 'webhook', '--dev-self-signed', '--gate-source', 'always', '--bind-address', '127.0.0.1',
       '--port', String(port), '--metrics-port', String(metricsPort), '--image', opts.image, '--log-level', 'info',
-      '--report-url', `https://127.0.0.1:${port}/report`, '--report-key-file', keyFile, ...(opts.extra ?? []),
+      '--report-url', `https://127.0.0.1:${port}/report`, '--report-key-file', keyFile,
+      // No cluster here: nothing to learn versions or namespace limits from.
+      '--sidecar-mode', 'native', '--namespace-limits', 'ignore', ...(opts.extra ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
   );

@@ -117,9 +117,16 @@ describe('ABI guard lets through what libvirt allows', () => {
   });
 
   test('a disk block source dev', () => {
-    const xml = readFileSync(join(GOLDEN_DIR, 'disk-namespace/scope-and-first-segment/input.xml'), 'utf8');
-    const result = runHooks(xml, ctx, [rogue((d) => (d.select('devices/disk/source')[1] ?? one(d, 'x')).setAttr('dev', '/dev/other'))]);
-    expect(result.xml).toContain("dev='/dev/other'");
+    const xml = readFileSync(join(GOLDEN_DIR, 'disk-namespace/scope-only-identity-paths/input.xml'), 'utf8');
+    const result = runHooks(xml, ctx, [rogue((d) => (d.select('devices/disk/source').find((s) => s.attr('dev') !== undefined) ?? one(d, 'x')).setAttr('dev', '/dev/other'))]);
+    expect(result.xml).toContain('dev="/dev/other"');
+  });
+
+  test('the NVRAM path (text of <os><nvram>), but not the loader next to it', () => {
+    const xml = readFileSync(join(GOLDEN_DIR, 'disk-namespace/nvram-and-nocloud-arm64/input.xml'), 'utf8');
+    const moved = runHooks(xml, ctx, [rogue((d) => one(d, 'os/nvram').setText('/var/lib/libvirt/qemu/nvram/other_VARS.fd'))]);
+    expect(moved.xml).toContain('<nvram>/var/lib/libvirt/qemu/nvram/other_VARS.fd</nvram>');
+    expect(() => runHooks(xml, ctx, [rogue((d) => one(d, 'os/loader').setText('/usr/share/other.fd'))])).toThrow(AbiViolation);
   });
 });
 

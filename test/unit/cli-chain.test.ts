@@ -57,7 +57,7 @@ describe('mutate', () => {
 
   test('a refusal: exit 2, one stderr line, nothing on stdout', () => {
     const r = run(['mutate', '--cpuset', '6-7', '--sysfs', fixture('1s-nosmt')], golden('cpu-dedicated/not-enough-cpus/input.xml'));
-    expectOneLineError(r, /^premigration-hooks mutate: cpu-dedicated: not enough exclusive CPUs/);
+    expectOneLineError(r, /^premigration-hooks mutate: cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /);
   });
 
   test.each([
@@ -65,7 +65,7 @@ describe('mutate', () => {
     ['bad cpuset', ['mutate', '--cpuset', '3-1'], /invalid CPU list "3-1"/],
     ['unknown flag', ['mutate', '--cpuset', '1', '--cpus', '2'], /unknown flag --cpus/],
     ['unknown hook', ['mutate', '--cpuset', '1', '--hooks', 'cpu-dedicated,nope'], /unknown hook "nope"; valid hooks: cpu-dedicated, disk-namespace/],
-    ['one namespace only', ['mutate', '--cpuset', '1', '--source-namespace', 'a'], /go together/],
+    ['a namespace that is not a Kubernetes name', ['mutate', '--cpuset', '1', '--source-namespace', 'A'], /--source-namespace is not a valid namespace name: "A"/],
     ['sysfs root that is not one', ['mutate', '--cpuset', '1', '--sysfs', '/nonexistent'], /does not look like a sysfs root/],
   ])('bad flags (%s): exit 2, one stderr line', (_what, args, pattern) => {
     expectOneLineError(run(args, golden('cpu-dedicated/kubevirt-cpuhook-test/input.xml')), pattern);
@@ -95,6 +95,21 @@ describe('explain', () => {
     expect(r.stdout).not.toContain('s3cret');
   });
 
+  test('a decentralized domain with an ambiguous source identity: unchanged, and the note says why', () => {
+    const r = run(['explain', '--cpuset', '0', '--sysfs', fixture('1s-nosmt'), '--hooks', 'disk-namespace'], golden('disk-namespace/ambiguous-names-unchanged/input.xml'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/disk-namespace\s+ran\s+0 changes/);
+    expect(r.stdout).toMatch(/notes:\n {2}disk-namespace: left the domain unchanged: the source identity is ambiguous: the paths name the VMIs testvmi, othervmi/);
+    expect(r.stdout).toContain('result:  unchanged');
+  });
+
+  test('mutate moves a renamed VM without any flag: <name> gives the target, the paths the source', () => {
+    const input = golden('disk-namespace/nocloud-rename-x86_64/input.xml');
+    const r = run(['mutate', '--cpuset', '0', '--sysfs', fixture('1s-nosmt'), '--hooks', 'disk-namespace'], input);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(golden('disk-namespace/nocloud-rename-x86_64/expected.xml'));
+  });
+
   test('no change is said plainly', () => {
     const r = run(['explain', '--cpuset', '4-5', '--sysfs', fixture('1s-smt2')], golden('cpu-dedicated/kubevirt-cpuhook-test/input.xml'));
     expect(r.code).toBe(0);
@@ -103,7 +118,7 @@ describe('explain', () => {
   });
 
   test('a refusal: exit 2 and one stderr line, like mutate', () => {
-    expectOneLineError(run(['explain', '--cpuset', '0,2-3,8', '--sysfs', fixture('2s-smt2-interleaved')], golden('cpu-dedicated/numa-passthrough-strict-refusal/input.xml')), /without crossing NUMA cell boundaries/);
+    expectOneLineError(run(['explain', '--cpuset', '0,2-3,8', '--sysfs', fixture('2s-smt2-interleaved')], golden('cpu-dedicated/numa-passthrough-strict-refusal/input.xml')), /without crossing numa cell boundaries for individual cores/);
   });
 });
 

@@ -24,7 +24,7 @@ function targetPod(createdMs: number, annotations: Record<string, string> = {}):
 }
 
 /** The built-ins plus one site hook that upstream has no equivalent of (test data, not shipped). */
-const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: 'none', appliesTo: () => true }]);
+const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: { level: 'none', reason: 'test data' }, appliesTo: () => true }]);
 
 describe('ModeTimeline', () => {
   test('nothing is known before the first record; a window reports every mode it overlaps', () => {
@@ -59,14 +59,22 @@ describe('ModeTimeline', () => {
   });
 });
 
-describe('injectionExpected mirrors admit(): inject always, coexist only with site hooks', () => {
+describe('injectionExpected mirrors admit(): the mode, what upstream leaves to us, and what applies to the pod', () => {
   test.each([
     ['inject', HOOKS, true],
-    ['coexist', HOOKS, false], // both hooks are upstream's own on 1.9+
+    ['coexist', HOOKS, true], // upstream does both only in part
     ['coexist', [...HOOKS, 'site:tuning'], true],
     ['off', HOOKS, false],
   ] as const)('%s with %j → %s', (mode, hooks, expected) => {
     expect(injectionExpected(mode, hooks, WITH_SITE_HOOK)).toBe(expected);
+  });
+  test('coexist with cpu-dedicated trusted to upstream and only cpu-dedicated configured → false', () => {
+    expect(injectionExpected('coexist', ['cpu-dedicated'], REGISTRY, undefined, { trustUpstream: ['cpu-dedicated'] })).toBe(false);
+  });
+  test('needed: only when a mode hook applies to the pod; always: regardless', () => {
+    expect(injectionExpected('inject', HOOKS, REGISTRY, [])).toBe(false);
+    expect(injectionExpected('inject', HOOKS, REGISTRY, ['disk-namespace'])).toBe(true);
+    expect(injectionExpected('inject', HOOKS, REGISTRY, [], { injectPolicy: 'always' })).toBe(true);
   });
 });
 
@@ -95,8 +103,21 @@ describe('classifyTargetPod', () => {
     t.record('off', T0);
     t.record('coexist', T0 + 100_000);
     expect(at(T0 + 50_000, t)(targetPod(T0 + 50_000))).toBe('not-expected');
-    expect(at(T0 + 200_000, t)(targetPod(T0 + 200_000))).toBe('not-expected');
+    const nothingToAdd = { hooks: ['cpu-dedicated'], expectation: { trustUpstream: ['cpu-dedicated'] } };
+    expect(at(T0 + 200_000, t, nothingToAdd)(targetPod(T0 + 200_000))).toBe('not-expected');
     expect(at(T0 + 200_000, t, { hooks: [...HOOKS, 'site:tuning'], registry: WITH_SITE_HOOK })(targetPod(T0 + 200_000))).toBe('escaped');
+  });
+
+  test('inject by need: a slimmed target no hook applies to was not expected; a dedicated-CPU one escaped', () => {
+    const created = T0 + 600_000;
+    const fixture = (name: string): Json => {
+      const p = JSON.parse(readFileSync(path.join(process.cwd(), 'test/fixtures/pods', `${name}.json`), 'utf8')) as Json;
+      p.metadata = { ...(p.metadata as Json), ...(targetPod(created).metadata as Json) };
+      return p;
+    };
+    expect(at(created, injecting())(slimPod(fixture('kv15-shared-cpu') as never))).toBe('not-expected');
+    expect(at(created, injecting())(slimPod(fixture('kv17-dedicated-cpu') as never))).toBe('escaped');
+    expect(at(created, injecting(), { expectation: { injectPolicy: 'always' } })(slimPod(fixture('kv15-shared-cpu') as never))).toBe('escaped');
   });
 
   test('a mode change within the window (skew and second resolution included) → unknown, never escaped', () => {
@@ -157,6 +178,8 @@ describe('slimPod keeps what the judgement reads, and nothing of the spec', () =
         labels: { 'kubevirt.io': 'virt-launcher', 'kubevirt.io/migrationJobUID': 'job-1' },
         annotations: { [INJECTED_ANNOTATION]: 'x' },
       },
+      // Judged while the spec was at hand: this pod has no dedicated CPUs and is not decentralized.
+      premigrationHooksApplicable: [],
     });
     expect(creationTime(slim)).toBe(T0);
     expect(creationTime({ metadata: { creationTimestamp: new Date(T0) } })).toBe(T0);

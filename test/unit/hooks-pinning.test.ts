@@ -94,19 +94,21 @@ describe('step 3–4: filling guest cores and pinning vCPUs', () => {
   test('with NUMA passthrough phase 3 is skipped and the refusal says why', () => {
     const msg = refusal(req({ threadsPerCore: 2, vcpus: [0, 1, 2, 3], cpuset: [0, 8, 2, 3], host: twoSocket, numaPassthrough: true }));
     expect(msg).toBe(
-      'cpu-dedicated: cannot fit 1 of 2 guest core(s) of 2 thread(s) without crossing NUMA cell boundaries (NUMA passthrough is strict); ' +
+      // KubeVirt's wording for the strict pool first, then ours.
+      'cpu-dedicated: could not fit 1 core(s) without crossing numa cell boundaries for individual cores: ' +
+        '1 of 2 guest core(s) of 2 thread(s) do not fit in one host cell each (NUMA passthrough is strict); ' +
         'usable CPUs of cpuset 0,2-3,8 by host cell: cell 0: 3, cell 1: 1',
     );
   });
 
-  test('not enough exclusive CPUs, with the numbers an admin needs', () => {
+  test('not enough exclusive CPUs: KubeVirt\'s words first (what admins search for), then the numbers an admin needs', () => {
     expect(refusal(req({ vcpus: [0, 1, 2, 3], cpuset: [6, 7] }))).toBe(
-      'cpu-dedicated: not enough exclusive CPUs: 4 vCPU(s) need 4 core(s) of 1 thread(s), the target cpuset 6-7 has 2 usable CPU(s); could not fit 2 core(s)',
+      'cpu-dedicated: not enough exclusive threads provided, could not fit 2 core(s): 4 vCPU(s) need 4 core(s) of 1 thread(s), the target cpuset 6-7 has 2 usable CPU(s)',
     );
   });
 
   test('strict mode with too few CPUs in total says "not enough", not "crossing cells"', () => {
-    expect(refusal(req({ vcpus: [0, 1, 2], cpuset: [0, 1], numaPassthrough: true }))).toMatch(/^cpu-dedicated: not enough exclusive CPUs/);
+    expect(refusal(req({ vcpus: [0, 1, 2], cpuset: [0, 1], numaPassthrough: true }))).toMatch(/^cpu-dedicated: not enough exclusive threads provided, could not fit 1 core\(s\): /);
   });
 
   test('cpuset CPUs the host does not list (offline) are never picked', () => {
@@ -156,7 +158,7 @@ describe('step 5: supplemental-pool iothreads take spare threads before the emul
 
   test('no spare thread for an iothread is a refusal', () => {
     expect(refusal(req({ cpuset: [6, 7], iothreads: { ids: [1], supplemental: true } }))).toBe(
-      'cpu-dedicated: not enough exclusive CPUs: no spare CPU left for iothread 1 (supplemental pool) after pinning 2 vCPU(s) (target cpuset 6-7, 2 usable)',
+      'cpu-dedicated: no CPU allocated for the iothread: not enough exclusive CPUs: no spare CPU left for iothread 1 (supplemental pool) after pinning 2 vCPU(s) (target cpuset 6-7, 2 usable)',
     );
   });
 });
@@ -171,7 +173,7 @@ describe('step 6: the isolated emulator thread', () => {
   });
 
   test('refused when the cpuset has no room for it', () => {
-    expect(refusal(req({ cpuset: [5, 6, 7], emulatorCpus: 2 }))).toMatch(/no spare CPU left for emulator thread CPU 2 of 2/);
+    expect(refusal(req({ cpuset: [5, 6, 7], emulatorCpus: 2 }))).toMatch(/^cpu-dedicated: no second CPU allocated for the emulation thread: .*no spare CPU left for emulator thread CPU 2 of 2/);
   });
 
   test('not isolated: no emulator pin', () => {

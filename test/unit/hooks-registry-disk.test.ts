@@ -1,8 +1,5 @@
 import { InputError } from '../../src/core/errors.js';
-import { diskNamespaceHook } from '../../src/core/hooks/disk-namespace.js';
 import { DEFAULT_HOOKS, findHook, HOOKS, REGISTRY, resolveHooks, type HookEntry } from '../../src/core/hooks/registry.js';
-import type { HookContext } from '../../src/core/hooks/types.js';
-import { DomainXml } from '../../src/core/xml/index.js';
 
 describe('registry', () => {
   test('fixes the order: cpu-dedicated, then disk-namespace (KubeVirt\'s target-side order)', () => {
@@ -30,7 +27,7 @@ describe('registry', () => {
 });
 
 describe('HookRegistry as data', () => {
-  const site = (name: string, upstream: HookEntry['upstream'] = 'none'): HookEntry => ({ name, description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream, appliesTo: () => true });
+  const site = (name: string, upstream: HookEntry['upstream'] = { level: 'none', reason: 'test data' }): HookEntry => ({ name, description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream, appliesTo: () => true });
 
   test('site entries run after the built-ins, and only their names resolve', () => {
     const r = REGISTRY.with([site('site:b'), site('site:a')]);
@@ -47,35 +44,29 @@ describe('HookRegistry as data', () => {
     expect(() => REGISTRY.with([{ ...site('site:x'), source: 'built-in' }])).toThrow('invalid hook name "site:x" for a built-in hook');
   });
 
-  test('coexist mode keeps only the hooks upstream has no equivalent for, derived from the entries', () => {
-    const r = REGISTRY.with([site('site:tuning')]);
+  test('coexist mode keeps the hooks upstream lacks or does only in part, derived from the entries', () => {
+    const r = REGISTRY.with([site('site:tuning'), site('site:same', { level: 'equivalent', reason: 'test data' })]);
     const all = r.names();
     expect(r.forMode('inject', all)).toEqual(all);
-    expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream !== 'equivalent').map((e) => e.name));
+    expect(r.forMode('coexist', all)).toEqual(r.entries.filter((e) => e.upstream.level !== 'equivalent').map((e) => e.name));
     expect(r.forMode('coexist', all)).toContain('site:tuning');
+    expect(r.forMode('coexist', all)).not.toContain('site:same');
     expect(() => r.forMode('inject', ['nope'])).toThrow('unknown hook "nope"');
   });
-});
 
-describe('disk-namespace', () => {
-  const host = { online: [0], cells: [{ id: 0, cpus: [0], hugepages: [], memoryOnly: false }], cpus: new Map() };
-  const ctx = (sourceNamespace?: string, targetNamespace?: string): HookContext => ({ cpuset: [0], host, ...(sourceNamespace ? { sourceNamespace } : {}), ...(targetNamespace ? { targetNamespace } : {}) });
-  const doc = () => DomainXml.parse("<domain><devices><disk><source file='/d/ns-a/x.img'/></disk></devices></domain>");
-
-  test('applies only when both namespaces are given and differ', () => {
-    expect(diskNamespaceHook.appliesTo(doc(), ctx())).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a'))).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a', 'ns-a'))).toBe(false);
-    expect(diskNamespaceHook.appliesTo(doc(), ctx('ns-a', 'ns-b'))).toBe(true);
+  test('a partial hook the admin trusts upstream for is left to upstream in coexist mode only', () => {
+    const all = REGISTRY.names();
+    expect(REGISTRY.find('cpu-dedicated')?.upstream.level).toBe('partial');
+    expect(REGISTRY.forMode('coexist', all)).toEqual(['cpu-dedicated', 'disk-namespace']);
+    expect(REGISTRY.forMode('coexist', all, { trustUpstream: ['cpu-dedicated'] })).toEqual(['disk-namespace']);
+    expect(REGISTRY.forMode('inject', all, { trustUpstream: ['cpu-dedicated'] })).toEqual(all);
   });
 
-  test('a namespace that is not a Kubernetes name (e.g. with a slash) is an InputError', () => {
-    expect(() => diskNamespaceHook.appliesTo(doc(), ctx('ns-a', '../etc'))).toThrow(new InputError('target namespace "../etc" is not a valid Kubernetes namespace name'));
-  });
-
-  test('rewrites the path and reports it', () => {
-    const d = doc();
-    expect(diskNamespaceHook.apply(d, ctx('ns-a', 'ns-b'))).toEqual([{ hook: 'disk-namespace', path: '/domain/devices/disk[1]/source/@file', before: '/d/ns-a/x.img', after: '/d/ns-b/x.img' }]);
-    expect(d.serialize()).toBe("<domain><devices><disk><source file='/d/ns-b/x.img'/></disk></devices></domain>");
+  test('applicable() keeps the hooks whose rule holds, and a rule that throws does not apply', () => {
+    const r = REGISTRY.with([
+      site('site:yes'),
+      { ...site('site:boom'), appliesTo: () => { throw new Error('cannot read'); } },
+    ]);
+    expect(r.applicable({ metadata: {}, spec: {} }, r.names())).toEqual(['site:yes']);
   });
 });

@@ -157,8 +157,8 @@ describe('computeMode: the table in docs/feature-gate.md', () => {
     expect(at('v1.7.2', { listed: [GATE_NAME] })).toMatch(/listed in featureGates.*no migration hooks of its own: injecting ours/);
     expect(at('v1.8.0', { listed: [GATE_NAME] })).toMatch(/alpha hooks: injecting ours after them/);
     expect(at('v1.8.0')).toMatch(/not listed in featureGates \(KubeVirt v1\.8\.0\)/);
-    expect(at('v1.9.0')).toMatch(/Beta in KubeVirt 1\.9, on by default.*no site hooks configured: injecting nothing/);
-    expect(at('v1.9.0', {}, true)).toMatch(/injecting only site hooks, after upstream/);
+    expect(at('v1.9.0')).toMatch(/Beta in KubeVirt 1\.9, on by default.*every configured hook is left to upstream: injecting nothing/);
+    expect(at('v1.9.0', {}, true)).toMatch(/injecting only the hooks upstream lacks or does in part, after upstream's/);
     expect(at('v1.9.0', { disabled: [GATE_NAME] })).toMatch(/disabledFeatureGates/);
     expect(at('v1.10.0', { disabled: [GATE_NAME] })).toMatch(/GA in KubeVirt 1\.10\+, always on \(disabledFeatureGates has no effect/);
     expect(computeMode({ cr: kubevirt({ listed: [GATE_NAME] }), version: undefined, siteHooksConfigured: false }).reason)

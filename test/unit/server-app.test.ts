@@ -140,8 +140,8 @@ describe('hook server app', () => {
     await start();
     const r = await post(socketPath, EIGHT_VCPUS);
     expect(r.status).toBe(422);
-    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive CPUs/) });
-    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive CPUs/) });
+    expect(JSON.parse(r.body)).toEqual({ error: expect.stringMatching(/^cpu-dedicated: not enough exclusive threads provided, could not fit \d+ core\(s\): /) });
+    expect(migrateLines()[0]).toMatchObject({ status: 422, result: 'refused', error: expect.stringMatching(/not enough exclusive threads provided/) });
   });
 
   test('422 for malformed XML; neither the reply nor the log carries the body', async () => {
@@ -198,6 +198,10 @@ describe('hook server app', () => {
     expect(r.status).toBe(500);
     expect(JSON.parse(r.body)).toEqual({ error: 'internal error: boom' });
     expect(migrateLines()[0]).toMatchObject({ status: 500, result: 'failed' });
+    // A fault no hook owns is counted on its own series, never as a pseudo-hook of hook_runs_total.
+    const m = await request(socketPath, 'GET', '/metrics');
+    expect(m.body).toMatch(/^premigration_hooks_chain_failures_total 1$/m);
+    expect(m.body).not.toContain('hook="chain"');
   });
 
   test('503 when the body does not arrive within the per-request timeout', async () => {
@@ -277,5 +281,23 @@ describe('hook server app', () => {
     expect(s.r.status).toBe(200);
     // A bound, not a benchmark: before the limits, 1e5 attributes blocked the server for 26 s.
     expect(s.ms).toBeLessThan(2000);
+  });
+
+  test('decentralized target: the pod facts and the X-Premigration-Domain header reach disk-namespace; a contradiction is a note in the log line', async () => {
+    const iso = (ns: string, vm: string): string => `/var/run/kubevirt-ephemeral-disks/cloud-init-data/${ns}/${vm}/noCloud.iso`;
+    const xml = `<domain type='kvm'><name>ns-b_vm-b</name><devices><disk type='file' device='disk'><source file='${iso('ns-a', 'vm-a')}'/><target dev='vda'/></disk></devices></domain>`;
+    await start({ identity: { podNamespace: 'ns-b', vmiName: 'vm-b' } });
+    const moved = await post(socketPath, xml, '0-1', { 'X-Premigration-Domain': 'ns-b_vm-b' });
+    expect(moved.status).toBe(200);
+    expect(moved.body).toBe(xml.replace(iso('ns-a', 'vm-a'), iso('ns-b', 'vm-b')));
+    // libvirt called the hook for another domain than the XML names: nothing changes, and the log says why.
+    const odd = await post(socketPath, xml, '0-1', { 'X-Premigration-Domain': 'ns-b_vm-%63' });
+    expect(odd.status).toBe(204);
+    expect(migrateLines()[1]).toMatchObject({
+      result: 'unchanged',
+      hooks: ['disk-namespace'],
+      notes: ['disk-namespace: left the domain unchanged: libvirt called the hook for domain "ns-b_vm-c" but the domain XML is named "ns-b_vm-b"'],
+    });
+    expect(migrateLines()[0]).not.toHaveProperty('notes');
   });
 });

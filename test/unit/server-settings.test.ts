@@ -1,6 +1,6 @@
 import { DEFAULT_HOOKS } from '../../src/core/hooks/registry.js';
 import { InputError } from '../../src/core/errors.js';
-import { parseServerSettings, usage, wantsHelp, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from '../../src/server/settings.js';
+import { identityFacts, parseServerSettings, usage, wantsHelp, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_MS } from '../../src/server/settings.js';
 
 const defaults = { clientBinary: '/opt/pmh/hookclient/target/release/premigration-hooks-client' };
 const parse = (argv: string[], env: Record<string, string> = {}) => parseServerSettings(argv, env, defaults, '/work');
@@ -39,6 +39,8 @@ describe('serve settings', () => {
       '--max-body-bytes', '1024',
       '--source-namespace', 'ns-a',
       '--target-namespace', 'ns-b',
+      '--pod-namespace', 'ns-b',
+      '--vmi-name', 'vm-1.a',
       '--log-level', 'debug',
     ]);
     expect(s).toEqual({
@@ -54,6 +56,8 @@ describe('serve settings', () => {
       maxBodyBytes: 1024,
       sourceNamespace: 'ns-a',
       targetNamespace: 'ns-b',
+      podNamespace: 'ns-b',
+      vmiName: 'vm-1.a',
       logLevel: 'debug',
       headersTimeoutMs: 750,
       requestTimeoutMs: 1500,
@@ -74,6 +78,13 @@ describe('serve settings', () => {
     expect(fromEnv).toMatchObject({ socket: '/env/hooks.sock', onError: 'abort', timeoutMs: 900, clientConf: '/env/client.conf', hooks: ['cpu-dedicated'] });
     const flagWins = parse(['--on-error', 'pass', '--timeout-ms', '100'], env);
     expect(flagWins).toMatchObject({ onError: 'pass', timeoutMs: 100, socket: '/env/hooks.sock' });
+  });
+
+  test('the webhook\'s PREMIGRATION_HOOKS_POD_NAMESPACE and _VMI_NAME become the pod facts of every request context', () => {
+    const s = parse([], { PREMIGRATION_HOOKS_SOCKET: '/s', PREMIGRATION_HOOKS_POD_NAMESPACE: 'team-b', PREMIGRATION_HOOKS_VMI_NAME: 'vm-b' });
+    expect(identityFacts(s)).toEqual({ podNamespace: 'team-b', vmiName: 'vm-b' });
+    // Each override stands alone now: the hook reads the other side from the domain.
+    expect(identityFacts(parse(['--socket', '/s', '--source-namespace', 'team-a']))).toEqual({ sourceNamespace: 'team-a' });
   });
 
   test('--install-only: a flag without a value (or =true|false, or its environment variable); needs --install-client', () => {
@@ -106,7 +117,8 @@ describe('serve settings', () => {
     [['--socket', '/s', '--max-body-bytes', '4MiB'], /--max-body-bytes must be a positive integer/],
     [['--socket', '/s', '--log-level', 'verbose'], /--log-level must be one of/],
     [['--socket', '/s', '--hooks', 'CPU_Dedicated'], /--hooks: unknown hook "CPU_Dedicated"/],
-    [['--socket', '/s', '--source-namespace', 'a'], /go together/],
+    [['--socket', '/s', '--pod-namespace', 'Ns'], /--pod-namespace is not a valid namespace name: "Ns"/],
+    [['--socket', '/s', '--vmi-name', 'a_b'], /--vmi-name is not a valid VMI name: "a_b"/],
     [['--socket', '/s', '--source-namespace', 'A', '--target-namespace', 'b'], /not a valid namespace name: "A"/],
     [['--socket', '/s', '--client-socket', 'rel/hooks.sock'], /--client-socket must be absolute/],
     [['--socket', '/s\nsocket=/evil'], /must not contain a newline/],
@@ -119,10 +131,12 @@ describe('serve settings', () => {
 
   test('usage lists every flag with its environment variable; --help and -h are recognised', () => {
     const text = usage();
-    for (const flag of ['socket', 'sysfs', 'hooks', 'install-client', 'install-only', 'client-conf', 'on-error', 'timeout-ms', 'max-body-bytes', 'source-namespace', 'target-namespace', 'log-level']) {
+    for (const flag of ['socket', 'sysfs', 'hooks', 'install-client', 'install-only', 'client-conf', 'on-error', 'timeout-ms', 'max-body-bytes', 'source-namespace', 'target-namespace', 'pod-namespace', 'vmi-name', 'log-level']) {
       expect(text).toContain(`--${flag} `);
     }
     expect(text).toContain('$PREMIGRATION_HOOKS_MAX_BODY_BYTES');
+    expect(text).toContain('$PREMIGRATION_HOOKS_POD_NAMESPACE');
+    expect(text).toContain('$PREMIGRATION_HOOKS_VMI_NAME');
     // A flag without a value is shown without one.
     expect(text).toMatch(/^ {2}--install-only {2,}install the client/m);
     expect(text).toContain('$PREMIGRATION_HOOKS_INSTALL_ONLY');

@@ -17,8 +17,9 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const PODS = join(process.cwd(), 'test/fixtures/pods');
 const pod = (name: string): Json => JSON.parse(readFileSync(join(PODS, `${name}.json`), 'utf8')) as Json;
+/** Patch-shape tests: every target injected (the need rule has its own tests below), native sidecars. */
 const settings = (extra: string[] = []): InjectSettings =>
-  parseWebhookSettings(['--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', ...extra]).inject;
+  parseWebhookSettings(['--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--inject-policy', 'always', '--sidecar-mode', 'native', ...extra]).inject;
 const INJECT: GateState = { mode: 'inject', gateEnabled: true, kubevirtVersion: 'v1.7.1', reason: 'test' };
 const state = (gate: Partial<GateState> = {}, s = settings()): AdmitState => ({ gate: { ...INJECT, ...gate }, settings: s });
 
@@ -45,7 +46,7 @@ function patchOf(body: Json): Json[] {
 }
 
 /** The built-ins plus one site hook that upstream has no equivalent of (test data, not shipped). */
-const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: 'none', appliesTo: () => true }]);
+const WITH_SITE_HOOK = REGISTRY.with([{ name: 'site:tuning', description: 'a site hook for tests', source: 'site', defaultEnabled: false, upstream: { level: 'none', reason: 'test data' }, appliesTo: () => true }]);
 
 describe('must skip (allowed, no patch)', () => {
   const cases: [string, Json, Partial<GateState>, string][] = [
@@ -169,14 +170,25 @@ describe('must survive (allowed, valid AdmissionReview)', () => {
 });
 
 describe('coexist mode (KubeVirt 1.9+ runs its own hooks)', () => {
-  test('nothing to inject when only upstream-equivalent hooks are configured', () => {
-    const out = admit(review(pod('kv110-dedicated-cpu')), state({ mode: 'coexist', kubevirtVersion: 'v1.10.0' }));
+  test('nothing to inject when every configured hook is left to upstream', () => {
+    const s = settings(['--coexist-cpu-dedicated=false', '--hooks', 'cpu-dedicated']);
+    const out = admit(review(pod('kv110-dedicated-cpu')), state({ mode: 'coexist', kubevirtVersion: 'v1.10.0' }, s));
     expect(out.outcome).toMatchObject({ result: 'skipped', reason: 'no-site-hooks' });
     expect(out.review.response.patch).toBeUndefined();
   });
 
+  test('by default a dedicated-CPU target gets our cpu-dedicated after upstream\'s (upstream is only partial)', () => {
+    const s = settings(['--inject-policy', 'needed']);
+    const { review: out, outcome } = admit(review(pod('kv110-dedicated-cpu')), state({ mode: 'coexist', kubevirtVersion: 'v1.10.0' }, s));
+    expect(outcome).toMatchObject({ result: 'injected', reason: 'coexist', hooks: ['cpu-dedicated'] });
+    const sidecar = patchOf(out as unknown as Json).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+    expect(sidecar.args.slice(-2)).toEqual(['--hooks', 'cpu-dedicated']);
+    const off = admit(review(pod('kv110-dedicated-cpu')), state({ mode: 'coexist' }, settings(['--inject-policy', 'needed', '--coexist-cpu-dedicated=false'])));
+    expect(off.outcome).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+  });
+
   test('site hooks only, installed in qemu.d (after upstream hooks/qemu), marker says coexist', () => {
-    const s = { ...settings(), hooks: ['cpu-dedicated', 'site:tuning'] };
+    const s = { ...settings(), hooks: ['cpu-dedicated', 'site:tuning'], trustUpstream: ['cpu-dedicated'] };
     const { review: out, outcome } = admit(review(pod('kv110-dedicated-cpu')), { ...state({ mode: 'coexist' }, s), registry: WITH_SITE_HOOK });
     expect(outcome).toMatchObject({ result: 'injected', reason: 'coexist' });
     const patch = patchOf(out as unknown as Json);
@@ -242,13 +254,16 @@ describe('patch construction against raw JSON', () => {
       const init = (r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
       const server = (r.patch as Json[]).find((op) => op.path === '/spec/containers/-')?.value as Json;
       expect(init.name).toBe('premigration-hooks-install');
-      expect(init.args).toEqual([...server.args, '--install-only']);
+      expect(init.args).toEqual([...(server.args as string[]).slice(0, -1), '--install-only']);
       for (const key of ['image', 'imagePullPolicy', 'command', 'securityContext', 'volumeMounts', 'resources']) expect(init[key]).toEqual(server[key]);
       expect(init.startupProbe).toBeUndefined();
       expect(init.readinessProbe).toBeUndefined();
       expect(init.livenessProbe).toBeUndefined();
       expect(init.restartPolicy).toBeUndefined(); // a plain init container: it must finish before compute starts
-      expect(server.startupProbe).toBeDefined();
+      // A regular container: a readiness probe gates the migration without holding compute back.
+      expect(server.startupProbe).toBeUndefined();
+      expect(server.readinessProbe.exec.command).toEqual(['/app/hookclient/target/release/premigration-hooks-client', '--probe', '--socket', '/var/run/premigration-hooks/hooks.sock', '--timeout-ms', '1000']);
+      expect(server.args.at(-1)).toBe('--exit-on-release');
       const marker = JSON.parse((r.patch as Json[]).find((op) => op.path.includes('injected'))?.value as string) as Json;
       expect(marker).toMatchObject({ sidecar: 'classic', container: 'premigration-hooks', install: 'premigration-hooks-install', installDigest: expect.stringMatching(/^[0-9a-f]{16}$/) });
       expect(marker.installDigest).not.toBe(marker.digest);
@@ -282,7 +297,13 @@ describe('patch construction against raw JSON', () => {
       readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
     });
     expect(c.restartPolicy).toBe('Always');
-    expect(c.startupProbe.exec.command).toEqual(['premigration-hooks', 'healthcheck', '--socket', '/var/run/premigration-hooks/hooks.sock']);
+    // The static client in probe mode: no Node process per probe.
+    expect(c.startupProbe).toEqual({
+      exec: { command: ['/app/hookclient/target/release/premigration-hooks-client', '--probe', '--socket', '/var/run/premigration-hooks/hooks.sock', '--timeout-ms', '1000'] },
+      periodSeconds: 1, timeoutSeconds: 2, failureThreshold: 30,
+    });
+    expect(c.readinessProbe).toBeUndefined();
+    expect(c.args).not.toContain('--exit-on-release');
   });
 
   test('never mounts over hooks/qemu or into /var/run/kubevirt-hooks, even with hook sidecars', () => {
@@ -346,5 +367,61 @@ describe('verifyPatch refuses what the apiserver would reject', () => {
   test('a patch without the marker (would be injected twice)', () => {
     const bad = good.patch.filter((op) => !op.path.startsWith('/metadata/annotations/'));
     expect(verifyPatch(p, bad, ours)).toMatch(/not recognised as injected/);
+  });
+});
+
+describe('inject by need (--inject-policy needed, the default)', () => {
+  const needed = settings(['--inject-policy', 'needed']);
+  test('a shared-CPU target that no enabled hook can change: skipped, no-applicable-hook, no patch', () => {
+    const { review: out, outcome } = admit(review(pod('kv15-shared-cpu')), state({}, needed));
+    expect(outcome).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+    expect(out.response).toEqual({ uid: 'b6a3e0c4-0000-4000-8000-000000000001', allowed: true });
+  });
+
+  test('a dedicated-CPU target: injected, and the server runs only the hooks that apply', () => {
+    const { review: out, outcome } = admit(review(pod('kv17-dedicated-cpu')), state({}, needed));
+    expect(outcome).toMatchObject({ result: 'injected', hooks: ['cpu-dedicated'] });
+    const server = patchOf(out as unknown as Json).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+    expect(server.args.slice(-2)).toEqual(['--hooks', 'cpu-dedicated']);
+  });
+
+  test('a decentralized shared-CPU target: injected with disk-namespace only', () => {
+    const p = pod('kv15-shared-cpu');
+    p.metadata.annotations['kubevirt.io/create-migration-target'] = 'true';
+    expect(admit(review(p), state({}, needed)).outcome).toMatchObject({ result: 'injected', hooks: ['disk-namespace'] });
+  });
+
+  test('only enabled hooks count: --hooks disk-namespace on a dedicated-CPU target → no-applicable-hook', () => {
+    const s = settings(['--inject-policy', 'needed', '--hooks', 'disk-namespace']);
+    expect(admit(review(pod('kv17-dedicated-cpu')), state({}, s)).outcome).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+  });
+
+  test('--inject-policy always: every target, with every enabled hook, as before', () => {
+    expect(admit(review(pod('kv15-shared-cpu')), state({}, settings(['--inject-policy', 'always']))).outcome)
+      .toMatchObject({ result: 'injected', hooks: ['cpu-dedicated', 'disk-namespace'] });
+  });
+});
+
+describe('the target identity reaches the server as env (disk-namespace cross-checks it)', () => {
+  const envOf = (p: Json, s = settings()): Json[] => {
+    const r = inject(p, s, { mode: 'inject', hooks: ['disk-namespace'], sidecar: 'classic' });
+    if (r.kind !== 'patch') throw new Error('expected a patch');
+    const server = (r.patch as Json[]).find((op) => op.path === '/spec/containers/-')?.value as Json;
+    const install = (r.patch as Json[]).find((op) => op.path === '/spec/initContainers/-')?.value as Json;
+    expect((install.env as Json[]).map((e) => e.name)).toEqual(['PREMIGRATION_HOOKS_LOG_LEVEL']);
+    return server.env as Json[];
+  };
+  test('namespace from the downward API, VMI name from kubevirt.io/domain', () => {
+    const p = pod('kv17-dedicated-cpu');
+    expect(envOf(p)).toEqual([
+      { name: 'PREMIGRATION_HOOKS_LOG_LEVEL', value: 'info' },
+      { name: 'PREMIGRATION_HOOKS_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'PREMIGRATION_HOOKS_VMI_NAME', value: p.metadata.annotations['kubevirt.io/domain'] },
+    ]);
+  });
+  test('an invalid VMI name is left out (the server would refuse it and never start)', () => {
+    const p = pod('kv17-dedicated-cpu');
+    p.metadata.annotations['kubevirt.io/domain'] = 'Not_A_Name';
+    expect(envOf(p).map((e) => e.name)).toEqual(['PREMIGRATION_HOOKS_LOG_LEVEL', 'PREMIGRATION_HOOKS_POD_NAMESPACE']);
   });
 });

@@ -1,8 +1,8 @@
 /** Resource quantities and the pod QoS class, computed as the kubelet does. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isWholeMilli, parseQuantity } from '../../src/webhook/admission/quantity.js';
-import { qosClass } from '../../src/webhook/admission/qos.js';
+import { isWholeMilli, parseQuantity } from '../../src/core/pod/quantity.js';
+import { qosClass } from '../../src/core/pod/qos.js';
 import { inject } from '../../src/webhook/admission/inject.js';
 import { applyPatchChecked } from '../../src/webhook/admission/verify-patch.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';

@@ -9,13 +9,13 @@ describe('parseWebhookSettings', () => {
   test('defaults', () => {
     const s = parseWebhookSettings(base);
     expect(s).toMatchObject({
-      tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '0.0.0.0',
+      tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '::',
       gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: false, maxBodyBytes: 4 * 1024 * 1024,
-      logLevel: 'info', shutdownDelayMs: 5000,
+      logLevel: 'info', shutdownDelayMs: 5000, namespaceLimits: 'check',
     });
     expect(s.inject).toEqual({
       image: 'quay.io/example/premigration-hooks:v0.1.0', imagePullPolicy: 'IfNotPresent', imageCommand: 'premigration-hooks',
-      sidecarMode: 'native', hooks: [...DEFAULT_HOOKS], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
+      sidecarMode: 'auto', injectPolicy: 'needed', hooks: [...DEFAULT_HOOKS], trustUpstream: [], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
       guaranteed: { cpu: '100m', memory: '128Mi' }, burstable: { cpu: '10m', memory: '64Mi' },
     });
   });
@@ -27,6 +27,21 @@ describe('parseWebhookSettings', () => {
     );
     expect(s).toMatchObject({ port: 9443, gateSource: 'always', kubevirtNamespace: 'openshift-cnv', watchTargetPods: true });
     expect(s.inject).toMatchObject({ sidecarMode: 'classic', hooks: ['cpu-dedicated'], onError: 'abort', clientTimeoutMs: 1500 });
+  });
+
+  test('inject by need, sidecar shape, coexist cpu-dedicated and namespace limits: flags and env', () => {
+    const s = parseWebhookSettings([...base, '--inject-policy', 'always', '--sidecar-mode', 'native', '--coexist-cpu-dedicated=false', '--namespace-limits', 'ignore']);
+    expect(s.namespaceLimits).toBe('ignore');
+    expect(s.inject).toMatchObject({ injectPolicy: 'always', sidecarMode: 'native', trustUpstream: ['cpu-dedicated'] });
+    const e = parseWebhookSettings(base, {
+      PREMIGRATION_HOOKS_INJECT_POLICY: 'always', PREMIGRATION_HOOKS_COEXIST_CPU_DEDICATED: 'false',
+      PREMIGRATION_HOOKS_SIDECAR_MODE: 'classic', PREMIGRATION_HOOKS_NAMESPACE_LIMITS: 'ignore',
+    });
+    expect(e.namespaceLimits).toBe('ignore');
+    expect(e.inject).toMatchObject({ injectPolicy: 'always', sidecarMode: 'classic', trustUpstream: ['cpu-dedicated'] });
+    expect(parseWebhookSettings([...base, '--coexist-cpu-dedicated']).inject.trustUpstream).toEqual([]);
+    expect(() => parseWebhookSettings([...base, '--inject-policy', 'sometimes'])).toThrow(/inject-policy/);
+    expect(() => parseWebhookSettings([...base, '--sidecar-mode', 'hybrid'])).toThrow(/sidecar-mode/);
   });
 
   test('env alone is enough (Deployment-style configuration)', () => {

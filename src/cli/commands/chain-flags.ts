@@ -5,6 +5,7 @@
  */
 import { parseFlags, parseList, usageText, type FlagTable } from '../../shared/flags.js';
 import { InputError, PremigrationError, XmlError } from '../../core/errors.js';
+import { isDnsLabel } from '../../core/names.js';
 import type { HookContext } from '../../core/hooks/types.js';
 import { DEFAULT_HOOKS, hookNames } from '../../core/hooks/registry.js';
 import { parseCpuList } from '../../core/topology/index.js';
@@ -26,14 +27,14 @@ const FLAGS: FlagTable = {
   cpuset: { value: '<list>', help: 'the target compute container\'s exclusive CPUs, e.g. 2-5,10 (required)' },
   sysfs: { value: '<root>', help: 'directory that plays /sys for the node topology (default /sys)' },
   hooks: { value: '<a,b>', help: `hooks to run (default: ${DEFAULT_HOOKS.join(',')}); they run in registry order` },
-  'source-namespace': { value: '<ns>', help: 'cross-namespace migration: namespace the VM comes from' },
-  'target-namespace': { value: '<ns>', help: '... and the namespace it lands in (disk-namespace hook)' },
+  'source-namespace': { value: '<ns>', help: 'disk-namespace: the namespace the VM comes from (default: read from its cloud-init paths)' },
+  'target-namespace': { value: '<ns>', help: 'disk-namespace: the namespace it lands in (default: read from <name>, <namespace>_<vmi>)' },
 };
 
 export function chainUsage(command: string, summary: string): string {
   return usageText(
     command,
-    '--cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X --target-namespace Y] < domain.xml',
+    '--cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X] [--target-namespace Y] < domain.xml',
     FLAGS,
     summary,
   ) + 'Exit 0: done. Exit 2: a hook refused, the input is bad, or a flag is wrong (one line on stderr).\n';
@@ -49,7 +50,9 @@ export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
   if (cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
   const src = values.get('source-namespace');
   const dst = values.get('target-namespace');
-  if ((src === undefined) !== (dst === undefined)) throw new InputError('--source-namespace and --target-namespace go together');
+  for (const [flag, ns] of [['source-namespace', src], ['target-namespace', dst]] as const) {
+    if (ns !== undefined && !isDnsLabel(ns)) throw new InputError(`--${flag} is not a valid namespace name: "${ns}"`);
+  }
   let hooks: string[] | undefined;
   if (values.has('hooks')) {
     hooks = parseList(values.get('hooks'));

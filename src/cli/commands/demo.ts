@@ -137,7 +137,10 @@ function run(argv: string[]): number {
   out.push('');
   twoSocketNode(root, domain, out);
   out.push('');
-  out.push(`Try it yourself: premigration-hooks mutate --cpuset 5,7,13,15 --sysfs ${FIXTURE} < ${DEMO_DOMAIN}`);
+  // Run through npm (`npm run demo` in a checkout) the CLI is not on PATH, but `npx` finds the
+  // package's own bin; in the image (`docker run <image> demo`) it is on PATH and npx is not.
+  const cli = process.env.npm_lifecycle_event !== undefined ? 'npx premigration-hooks' : 'premigration-hooks';
+  out.push(`Try it yourself: ${cli} mutate --cpuset 5,7,13,15 --sysfs ${FIXTURE} < ${DEMO_DOMAIN}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

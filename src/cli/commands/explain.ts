@@ -38,7 +38,9 @@ export function renderExplanation({ input, result, flags, host }: ExplainInput):
   const usable = flags.cpuset.filter((c) => host.cpus.has(c)).length;
   out.push(`domain:  ${result.domainName || '(unnamed)'}`);
   out.push(`target:  cpuset ${formatCpuList(flags.cpuset)} (${plural(flags.cpuset.length, 'CPU')}${usable < flags.cpuset.length ? `, ${usable} online` : ''}) on a node with ${describeTopology(host)} [${flags.sysfs}]`);
-  if (flags.sourceNamespace !== undefined) out.push(`         namespace ${flags.sourceNamespace} → ${flags.targetNamespace ?? ''}`);
+  if (flags.sourceNamespace !== undefined || flags.targetNamespace !== undefined) {
+    out.push(`         namespace ${flags.sourceNamespace ?? '(from the paths)'} → ${flags.targetNamespace ?? '(from <name>)'}`);
+  }
   out.push('');
 
   if (result.changed) {
@@ -55,6 +57,11 @@ export function renderExplanation({ input, result, flags, host }: ExplainInput):
   for (const hook of result.hooks) {
     const what = hook.ran ? `ran      ${plural(hook.changes, 'change')}` : 'skipped  (does not apply to this domain)';
     out.push(`  ${hook.name.padEnd(width)}  ${what.padEnd(20)}  ${ms(hook.durationMs)}`);
+  }
+  if (result.notes && result.notes.length > 0) {
+    out.push('');
+    out.push('notes:');
+    for (const n of result.notes) out.push(`  ${n}`);
   }
   if (result.changes.length > 0) {
     out.push('');

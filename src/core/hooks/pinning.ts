@@ -216,31 +216,36 @@ export function planPinning(req: PinningRequest): PinningPlan {
   const usable = pools.reduce((sum, p) => sum + p.size, 0);
   const cpusetText = formatCpuList([...req.cpuset]) || '(empty)';
 
+  // Each refusal KubeVirt's own CPU pool would make (virt-launcher's vcpu converter, FitCores)
+  // starts with KubeVirt's words, so the searches admins already use find it; our more precise
+  // detail follows after the colon.
   const { threads, unfilled } = fillGuestCores(pools, guestCores, t, !req.numaPassthrough);
   if (unfilled > 0) {
     if (req.numaPassthrough && usable >= guestCores * t) {
       throw new HookRefusal(
         CPU_DEDICATED,
-        `cannot fit ${unfilled} of ${guestCores} guest core(s) of ${t} thread(s) without crossing NUMA cell boundaries ` +
-          `(NUMA passthrough is strict); usable CPUs of cpuset ${cpusetText} by host cell: ${describeCells(buildCellPools(req.host, req.cpuset, t))}`,
+        `could not fit ${unfilled} core(s) without crossing numa cell boundaries for individual cores: ` +
+          `${unfilled} of ${guestCores} guest core(s) of ${t} thread(s) do not fit in one host cell each (NUMA passthrough is strict); ` +
+          `usable CPUs of cpuset ${cpusetText} by host cell: ${describeCells(buildCellPools(req.host, req.cpuset, t))}`,
       );
     }
     throw new HookRefusal(
       CPU_DEDICATED,
-      `not enough exclusive CPUs: ${n} vCPU(s) need ${guestCores} core(s) of ${t} thread(s), ` +
-        `the target cpuset ${cpusetText} has ${usable} usable CPU(s); could not fit ${unfilled} core(s)`,
+      `not enough exclusive threads provided, could not fit ${unfilled} core(s): ${n} vCPU(s) need ${guestCores} core(s) of ${t} thread(s), ` +
+        `the target cpuset ${cpusetText} has ${usable} usable CPU(s)`,
     );
   }
 
   const vcpuPins = new Map<number, number>();
   req.vcpus.forEach((id, i) => vcpuPins.set(id, threads[i] as number));
 
-  const spare = (what: string): number => {
+  // `kubevirt` is KubeVirt's wording for the same shortage (its emulator and iothread pinning).
+  const spare = (what: string, kubevirt: string): number => {
     const cpu = takeSpareThread(pools);
     if (cpu === undefined) {
       throw new HookRefusal(
         CPU_DEDICATED,
-        `not enough exclusive CPUs: no spare CPU left for ${what} after pinning ${n} vCPU(s) (target cpuset ${cpusetText}, ${usable} usable)`,
+        `${kubevirt}: not enough exclusive CPUs: no spare CPU left for ${what} after pinning ${n} vCPU(s) (target cpuset ${cpusetText}, ${usable} usable)`,
       );
     }
     return cpu;
@@ -251,7 +256,7 @@ export function planPinning(req: PinningRequest): PinningPlan {
   let iothreadRule: IothreadRule | undefined;
   const iothreads = req.iothreads && req.iothreads.ids.length > 0 ? req.iothreads : undefined;
   if (iothreads?.supplemental) {
-    for (const id of iothreads.ids) iothreadPins.set(id, [spare(`iothread ${id} (supplemental pool)`)]);
+    for (const id of iothreads.ids) iothreadPins.set(id, [spare(`iothread ${id} (supplemental pool)`, 'no CPU allocated for the iothread')]);
     iothreadRule = 'supplemental';
   }
 
@@ -259,7 +264,12 @@ export function planPinning(req: PinningRequest): PinningPlan {
   let emulator: number[] | undefined;
   if (req.emulatorCpus > 0) {
     emulator = [];
-    for (let i = 0; i < req.emulatorCpus; i++) emulator.push(spare(req.emulatorCpus > 1 ? `emulator thread CPU ${i + 1} of ${req.emulatorCpus}` : 'the emulator thread'));
+    for (let i = 0; i < req.emulatorCpus; i++) emulator.push(
+      spare(
+        req.emulatorCpus > 1 ? `emulator thread CPU ${i + 1} of ${req.emulatorCpus}` : 'the emulator thread',
+        i === 0 ? 'no CPU allocated for the emulation thread' : 'no second CPU allocated for the emulation thread',
+      ),
+    );
   }
 
   // Step 7: plain iothreads.

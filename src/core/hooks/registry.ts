@@ -10,17 +10,27 @@
  */
 import { InputError } from '../errors.js';
 import { isDnsLabel } from '../names.js';
+import { hasDedicatedCpuShape, isDecentralizedTarget } from '../pod/kubevirt.js';
 import { cpuDedicatedHook } from './cpu-dedicated.js';
 import { diskNamespaceHook } from './disk-namespace.js';
 import type { Hook, TargetPod } from './types.js';
 
 /**
- * What KubeVirt's own in-tree target-side hooks (VEP 141; Beta and on by default from 1.9,
- * the webhook's `coexist` mode) do compared with ours.
- * - `equivalent`: upstream does the same job; in `coexist` mode ours is not injected.
+ * How KubeVirt's own in-tree target-side hooks (VEP 141; Beta and on by default from 1.9, the
+ * webhook's `coexist` mode) compare with ours:
+ * - `equivalent`: upstream does the same job, as well; in `coexist` mode ours is not injected.
+ * - `partial`: upstream does part of the job, or does it wrongly in known cases; in `coexist` mode
+ *   ours runs after upstream's (idempotent where upstream was right), unless the admin trusts
+ *   upstream for this hook (the webhook's --coexist-<hook>=false).
  * - `none`: upstream has no such hook; ours is injected in `coexist` mode too.
  */
-export type UpstreamEquivalence = 'equivalent' | 'none';
+export type UpstreamLevel = 'equivalent' | 'partial' | 'none';
+
+export interface UpstreamEquivalence {
+  readonly level: UpstreamLevel;
+  /** One sentence for the README's compatibility table: what upstream does, and what it lacks. */
+  readonly reason: string;
+}
 
 export interface HookEntry {
   /** Stable name used in --hooks, metrics and logs: kebab-case, or `site:<name>` for site hooks. */
@@ -35,6 +45,8 @@ export interface HookEntry {
    * only where some enabled hook can act (unless --inject-policy always).
    */
   appliesTo(pod: TargetPod): boolean;
+  /** The rule appliesTo implements, in words, for docs/webhook.md and the README. */
+  readonly appliesWhen?: string;
   /** The code that edits the domain; absent for entries whose code is not compiled in. */
   readonly hook?: Hook;
 }
@@ -47,9 +59,34 @@ function builtIn(hook: Hook, fields: Omit<HookEntry, 'name' | 'description' | 's
 
 /** Built-in hooks, in the order they run (KubeVirt's target-side order). */
 const BUILT_IN: readonly HookEntry[] = [
-  builtIn(cpuDedicatedHook, { defaultEnabled: true, upstream: 'equivalent', appliesTo: () => true }),
-  builtIn(diskNamespaceHook, { defaultEnabled: true, upstream: 'equivalent', appliesTo: () => true }),
+  builtIn(cpuDedicatedHook, {
+    defaultEnabled: true,
+    upstream: {
+      level: 'partial',
+      reason: "upstream's CPUDedicatedHook re-pins from virt-handler's capabilities topology, which drops range-formatted siblings ('4-5'), so it mis-pins on hosts with adjacent SMT siblings; ours reads sysfs",
+    },
+    appliesTo: hasDedicatedCpuShape,
+    appliesWhen: 'the pod is Guaranteed, compute has CPU requests == limits == a whole number of CPUs, and the pod requires a node labelled kubevirt.io/cpumanager=true (or the older cpumanager=true) in nodeSelector or in every required node-affinity term',
+  }),
+  builtIn(diskNamespaceHook, {
+    defaultEnabled: true,
+    upstream: {
+      level: 'partial',
+      reason: "upstream's released DiskSourcePathHook rewrites the namespace segment of disk paths but not the VMI name, which a decentralized migration can change too, nor the NVRAM path",
+    },
+    appliesTo: isDecentralizedTarget,
+    appliesWhen: 'the pod carries the annotation kubevirt.io/create-migration-target: "true" (the target of a decentralized live migration)',
+  }),
 ];
+
+/** Options of HookRegistry.forMode. */
+export interface ModeOptions {
+  /**
+   * Hooks whose `partial` upstream equivalent the admin trusts: in `coexist` mode they are left
+   * to upstream like `equivalent` ones (the webhook's --coexist-cpu-dedicated=false).
+   */
+  trustUpstream?: readonly string[];
+}
 
 export class HookRegistry {
   private constructor(readonly entries: readonly HookEntry[]) {
@@ -106,13 +143,30 @@ export class HookRegistry {
     });
   }
 
+  /** Does `coexist` mode leave this hook to upstream's in-tree one? */
+  leftToUpstream(entry: HookEntry, opts: ModeOptions = {}): boolean {
+    if (entry.upstream.level === 'equivalent') return true;
+    return entry.upstream.level === 'partial' && (opts.trustUpstream ?? []).includes(entry.name);
+  }
+
   /**
    * The enabled hooks to inject for a webhook mode: all of them in `inject` mode; in `coexist`
-   * mode (upstream runs its own in-tree hooks) only those upstream has no equivalent for.
+   * mode (upstream runs its own in-tree hooks) those upstream lacks or does only in part.
    */
-  forMode(mode: 'inject' | 'coexist', enabled: readonly string[]): string[] {
+  forMode(mode: 'inject' | 'coexist', enabled: readonly string[], opts: ModeOptions = {}): string[] {
     const entries = this.resolve(enabled);
-    return (mode === 'inject' ? entries : entries.filter((e) => e.upstream !== 'equivalent')).map((e) => e.name);
+    return (mode === 'inject' ? entries : entries.filter((e) => !this.leftToUpstream(e, opts))).map((e) => e.name);
+  }
+
+  /** Of the named hooks, those whose appliesTo(pod) holds, in registry order. Never throws. */
+  applicable(pod: TargetPod, names: readonly string[]): string[] {
+    return this.resolve(names).filter((e) => {
+      try {
+        return e.appliesTo(pod);
+      } catch {
+        return false; // a rule that cannot read this pod does not apply to it
+      }
+    }).map((e) => e.name);
   }
 }
 

@@ -7,7 +7,20 @@ export interface HookContext {
   cpuset: number[];
   /** Target node topology, read from sysfs (never from vmi.status). */
   host: HostTopology;
-  /** Cross-namespace (decentralized) migration: both set and different to act. */
+  /**
+   * The domain name libvirt called the hook with (its argv[1], sent by the client as
+   * X-Premigration-Domain). libvirt renames the domain to the migration's DestName before it
+   * calls the hook, so this equals the incoming `<name>`; disk-namespace cross-checks the two.
+   */
+  domainName?: string;
+  /** Namespace of this target pod (downward API `metadata.namespace`, passed by the webhook). */
+  podNamespace?: string;
+  /** Name of the VMI this target pod runs (passed by the webhook). */
+  vmiName?: string;
+  /**
+   * Explicit overrides for disk-namespace (CLI and server flags): the namespace the VM comes from
+   * and the one it lands in. Each replaces what the hook would otherwise read from the domain.
+   */
   sourceNamespace?: string;
   targetNamespace?: string;
 }
@@ -33,8 +46,11 @@ export interface Hook {
   readonly description: string;
   /** Cheap check on the XML: should this hook run at all? */
   appliesTo(doc: DomainXml, ctx: HookContext): boolean;
-  /** Edit `doc` in place, return what changed. Throw HookRefusal to refuse. */
-  apply(doc: DomainXml, ctx: HookContext): Change[];
+  /**
+   * Edit `doc` in place, return what changed. Throw HookRefusal to refuse. `note` records why a
+   * hook that ran chose to change nothing (the chain report and the log line carry it).
+   */
+  apply(doc: DomainXml, ctx: HookContext, note?: (message: string) => void): Change[];
 }
 
 /**

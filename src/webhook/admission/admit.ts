@@ -5,12 +5,24 @@
  * patch and reported as result "error", so our bug can never block a migration.
  */
 import type { GateState } from './types.js';
-import { inject } from './inject.js';
+import { inject, type NamespaceLimits } from './inject.js';
 import { reportEnvFor, type ReportMinting } from './report-env.js';
 import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
+import type { TargetPod } from '../../core/hooks/types.js';
 import type { InjectSettings } from './types.js';
+import { chooseSidecar, type SidecarSupport } from './sidecar.js';
 import { targetSkipReason } from './target.js';
 import { isObject } from '../../shared/json.js';
+
+/** What the webhook knows of the cluster beyond the pod (src/webhook/watch/cluster.ts keeps it current). */
+export interface ClusterView {
+  /** Do the apiserver and every kubelet accept native sidecars? */
+  sidecars(): SidecarSupport;
+  /** The namespace's ResourceQuotas and LimitRanges; undefined when not known (checks off or not synced). */
+  namespaceLimits(namespace: string): NamespaceLimits | undefined;
+}
+
+const UNKNOWN_SIDECARS: SidecarSupport = { native: undefined, why: 'cluster versions not watched' };
 
 export const ADMISSION_V1 = 'admission.k8s.io/v1';
 /** v1beta1 has the same shape; apiservers older than 1.16 may still send it. */
@@ -23,6 +35,8 @@ export interface AdmitState {
   report?: ReportMinting;
   /** The hooks known right now (built-ins, later with site hooks); default: the built-ins. */
   registry?: HookRegistry;
+  /** Absent: versions and namespace limits unknown (sidecar auto → classic; no namespace checks). */
+  cluster?: ClusterView;
 }
 
 export type AdmitResult = 'injected' | 'skipped' | 'error';
@@ -34,8 +48,11 @@ export interface AdmitOutcome {
   dryRun: boolean;
   uid: string;
   namespace?: string;
-  /** Present for errors: what went wrong (never the pod or any XML). */
+  /** Present for errors and for some skips: what went wrong (never the pod or any XML). */
   message?: string;
+  /** Present when injected: the hooks the injected server runs, and the sidecar shape. */
+  hooks?: string[];
+  sidecar?: 'native' | 'classic';
 }
 
 export interface AdmissionResponse {
@@ -92,15 +109,25 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   if (notTarget) return done('skipped', notTarget);
   const mode = state.gate.mode;
   if (mode === 'off') return done('skipped', 'mode-off');
-  const hooks = (state.registry ?? REGISTRY).forMode(mode, state.settings.hooks);
-  if (hooks.length === 0) return done('skipped', 'no-site-hooks');
+  const registry = state.registry ?? REGISTRY;
+  const s = state.settings;
+  const modeHooks = registry.forMode(mode, s.hooks, { trustUpstream: s.trustUpstream });
+  if (modeHooks.length === 0) return done('skipped', 'no-site-hooks');
+  // Inject by need: only the hooks that can act on this pod (src/core/hooks/registry.ts appliesTo).
+  const hooks = s.injectPolicy === 'always' ? modeHooks : registry.applicable(pod as TargetPod, modeHooks);
+  if (hooks.length === 0) return done('skipped', 'no-applicable-hook');
 
+  const choice = chooseSidecar(s.sidecarMode, state.cluster?.sidecars() ?? UNKNOWN_SIDECARS);
+  if ('skip' in choice) return done('skipped', choice.skip, choice.why);
+  const limits = namespace ? state.cluster?.namespaceLimits(namespace) : undefined;
   const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;
-  const result = inject(pod, state.settings, { mode, hooks, ...(report ? { report } : {}) });
-  if (result.kind === 'skip') return done('skipped', result.reason);
+  const result = inject(pod, s, { mode, hooks, sidecar: choice.mode, ...(report ? { report } : {}), ...(limits ? { namespace: limits } : {}) });
+  if (result.kind === 'skip') return done('skipped', result.reason, 'message' in result ? result.message : undefined);
   if (result.kind === 'error') return done('error', result.reason, result.message);
   out.response.patchType = 'JSONPatch';
   out.response.patch = Buffer.from(JSON.stringify(result.patch)).toString('base64');
+  outcome.hooks = hooks;
+  outcome.sidecar = result.sidecar;
   done('injected', mode);
 }
 

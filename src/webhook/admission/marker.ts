@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { InjectedMarker } from './names.js';
-import type { QosClass } from './qos.js';
+import type { QosClass } from '../../core/pod/qos.js';
 import { isObject } from '../../shared/json.js';
 
 const QOS: readonly QosClass[] = ['Guaranteed', 'Burstable', 'BestEffort'];

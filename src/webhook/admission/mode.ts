@@ -9,7 +9,7 @@
  *   listing is read by us alone, as the admin's enable switch.
  * - Whether KubeVirt runs working hooks of its own decides between `inject` (it does not: ≤1.7,
  *   and the buggy 1.8 alpha) and `coexist` (1.9+, gate in effect: upstream re-pins; we add only
- *   site hooks it lacks, chained after its client).
+ *   the hooks it lacks or does only in part, chained after its client).
  */
 import type { GateState, Mode } from './types.js';
 import { type JsonObject as Json } from '../../shared/json.js';
@@ -145,8 +145,8 @@ export function computeMode(input: ModeInput): GateState {
         return state('inject', true, `${GATE_NAME} ${gate.why}; KubeVirt ${shown} runs its own hooks, step-aside disabled: injecting our full chain after them`);
       }
       const what = input.siteHooksConfigured
-        ? 'injecting only site hooks, after upstream'
-        : 'no site hooks configured: injecting nothing';
+        ? 'injecting only the hooks upstream lacks or does in part, after upstream\'s'
+        : 'every configured hook is left to upstream: injecting nothing';
       return state('coexist', true, `${GATE_NAME} ${gate.why}; KubeVirt ${shown} runs its own hooks: ${what}`);
     }
   }

@@ -15,7 +15,7 @@ export const LAUNCHER_APP = 'virt-launcher';
 export const MIGRATION_JOB_LABEL = 'kubevirt.io/migrationJobUID';
 
 /** KubeVirt's main container; other webhooks rely on it staying at index 0. */
-export const COMPUTE_CONTAINER = 'compute';
+export { COMPUTE_CONTAINER } from '../../core/pod/kubevirt.js';
 
 /** Base name of our volume and container; suffixed deterministically on collision. */
 export const BASE_NAME = 'premigration-hooks';

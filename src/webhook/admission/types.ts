@@ -3,8 +3,8 @@ import type { OnErrorPolicy } from '../../protocol/policy.js';
 
 /**
  * inject  — we inject our server + client (KubeVirt without working in-tree hooks).
- * coexist — upstream hooks are active: inject only site hooks upstream lacks, chained after
- *           upstream's client, or nothing if none are configured.
+ * coexist — upstream hooks are active: inject only the hooks upstream lacks or does only in part
+ *           (src/core/hooks/registry.ts), chained after upstream's client, or nothing.
  * off     — feature gate off: inject nothing.
  */
 export type Mode = 'inject' | 'coexist' | 'off';
@@ -30,7 +30,12 @@ export interface GateProvider {
   stop(): Promise<void>;
 }
 
+/** The shape of the injected server: a native sidecar (restartable init container) or a regular container. */
 export type SidecarMode = 'native' | 'classic';
+/** --sidecar-mode: `auto` picks native only where the apiserver and every kubelet accept it. */
+export type SidecarPolicy = 'auto' | SidecarMode;
+/** --inject-policy: `needed` injects only where an enabled hook applies to the pod; `always` every target. */
+export type InjectPolicy = 'needed' | 'always';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** What the patch needs: everything that shapes the injected containers. */
@@ -39,9 +44,12 @@ export interface InjectSettings {
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   /** Executable of the `premigration-hooks` CLI inside our image (command of our containers and probe). */
   imageCommand: string;
-  sidecarMode: SidecarMode;
+  sidecarMode: SidecarPolicy;
+  injectPolicy: InjectPolicy;
   /** Hooks the in-pod server runs in `inject` mode; `coexist` keeps only those upstream lacks. */
   hooks: string[];
+  /** Hooks left to upstream in `coexist` mode although upstream does them only in part (--coexist-cpu-dedicated=false). */
+  trustUpstream: string[];
   onError: OnErrorPolicy;
   clientTimeoutMs: number;
   logLevel: LogLevel;

@@ -14,7 +14,7 @@ import { parseMarker, sidecarDigest } from './marker.js';
 import {
   BASE_NAME, BIN_SUBPATH, COMPUTE_CONTAINER, HOOKS_DIR, INJECTED_ANNOTATION, RUN_DIR, RUN_SUBPATH, type InjectedMarker,
 } from './names.js';
-import { qosClass } from './qos.js';
+import { qosClass } from '../../core/pod/qos.js';
 import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
 export type ValidatePolicy = 'warn' | 'deny';

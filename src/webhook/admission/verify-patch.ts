@@ -6,8 +6,8 @@
  */
 import jsonpatch, { type Operation } from 'fast-json-patch';
 import { COMPUTE_CONTAINER, FORBIDDEN_MOUNT_PATHS, HOOKS_DIR, RUN_DIR } from './names.js';
-import { parseQuantity } from './quantity.js';
-import { qosClass } from './qos.js';
+import { parseQuantity } from '../../core/pod/quantity.js';
+import { qosClass } from '../../core/pod/qos.js';
 import { targetSkipReason } from './target.js';
 import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
@@ -32,6 +32,25 @@ export function applyPatchChecked(pod: unknown, patch: readonly Operation[]): Js
   return jsonpatch.applyPatch(jsonpatch.deepClone(pod), ops, true, true).newDocument as Json; // already our copy: mutate it
 }
 
+/** Fields the apiserver's validateInitContainers forbids on an init container that is not restartable. */
+export const RESTARTABLE_ONLY_FIELDS = ['lifecycle', 'livenessProbe', 'readinessProbe', 'startupProbe'] as const;
+
+/**
+ * The apiserver refuses `spec.initContainers[i].startupProbe: Forbidden: may not be set for init
+ * containers without restartPolicy=Always` (and the same for the other probes and lifecycle).
+ * Where native sidecars are off (Kubernetes 1.28's default) restartPolicy is dropped before
+ * validation, so a native sidecar's probe is refused there too; the sidecar shape decides that.
+ */
+export function initContainerProblem(initContainers: readonly Json[]): string | undefined {
+  for (const [i, c] of initContainers.entries()) {
+    if (c.restartPolicy === 'Always') continue;
+    for (const field of RESTARTABLE_ONLY_FIELDS) {
+      if (c[field] !== undefined) return `spec.initContainers[${i}].${field}: may not be set for init containers without restartPolicy=Always`;
+    }
+  }
+  return undefined;
+}
+
 /** undefined when the patch is safe to send; otherwise what is wrong. */
 export function verifyPatch(pod: Json, patch: readonly Operation[], ours: { volume: string; containers: string[] }): string | undefined {
   let after: Json;
@@ -46,6 +65,8 @@ export function verifyPatch(pod: Json, patch: readonly Operation[], ours: { volu
   const all = [...containers, ...initContainers, ...asArray(spec.ephemeralContainers)];
 
   if (containers[0]?.name !== COMPUTE_CONTAINER) return 'compute is no longer the first container';
+  const initProblem = initContainerProblem(initContainers);
+  if (initProblem !== undefined) return initProblem;
   const dupContainer = duplicate(all.map((c) => c.name));
   if (dupContainer !== undefined) return `duplicate container name "${dupContainer}"`;
   const volumes = asArray(spec.volumes);

@@ -6,9 +6,9 @@ import { flagIsTrue, oneOf, parseFlags, parseList, parseNonNegativeInt, parsePos
 import { parseOnError } from '../../protocol/policy.js';
 import { InputError } from '../../core/errors.js';
 import { isDnsLabel } from '../../core/names.js';
-import type { GateSource, InjectSettings, LogLevel, SidecarMode } from '../admission/types.js';
+import type { GateSource, InjectPolicy, InjectSettings, LogLevel, SidecarPolicy } from '../admission/types.js';
 import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
-import { isWholeMilli, parseQuantity } from '../admission/quantity.js';
+import { isWholeMilli, parseQuantity } from '../../core/pod/quantity.js';
 
 export interface WebhookSettings {
   tlsCertDir?: string;
@@ -21,6 +21,8 @@ export interface WebhookSettings {
   kubeconfig?: string;
   /** Watch target pods and count those that escaped injection (escaped_target_pods_total). */
   watchTargetPods: boolean;
+  /** Watch ResourceQuotas and LimitRanges, and skip a pod our containers would get refused (check), or not (ignore). */
+  namespaceLimits: 'check' | 'ignore';
   maxBodyBytes: number;
   certPollMs: number;
   shutdownDelayMs: number;
@@ -41,7 +43,7 @@ const FLAGS: FlagTable = {
   'dev-self-signed': { env: 'DEV_SELF_SIGNED', boolean: true, help: 'generate a self-signed certificate at start (development only)' },
   port: { env: 'PORT', help: 'HTTPS port for /mutate, /healthz, /readyz (default 8443)' },
   'metrics-port': { env: 'METRICS_PORT', help: 'plain HTTP port for /metrics (default 8080)' },
-  'bind-address': { env: 'BIND_ADDRESS', help: 'address to listen on (default 0.0.0.0)' },
+  'bind-address': { env: 'BIND_ADDRESS', help: 'address to listen on (default ::, IPv6 and IPv4; 0.0.0.0 where the kernel has no IPv6)' },
   image: { env: 'IMAGE', help: 'image reference of this product, run as the injected sidecar (required)' },
   'image-pull-policy': { env: 'IMAGE_PULL_POLICY', help: 'Always|IfNotPresent|Never (default IfNotPresent)' },
   'image-command': { env: 'IMAGE_COMMAND', help: 'the CLI inside the image (default premigration-hooks)' },
@@ -49,8 +51,11 @@ const FLAGS: FlagTable = {
   'kubevirt-namespace': { env: 'KUBEVIRT_NAMESPACE', help: 'namespace of the KubeVirt CR (default kubevirt)' },
   kubeconfig: { env: 'KUBECONFIG', help: 'kubeconfig path (default: in-cluster)' },
   'watch-target-pods': { env: 'WATCH_TARGET_PODS', boolean: true, help: 'count target pods that escaped injection' },
-  'sidecar-mode': { env: 'SIDECAR_MODE', help: 'native (init container with restartPolicy Always; k8s ≥1.29) | classic' },
+  'sidecar-mode': { env: 'SIDECAR_MODE', help: 'auto (native where the apiserver and every kubelet are ≥1.29, else classic) | native | classic (default auto)' },
+  'inject-policy': { env: 'INJECT_POLICY', help: 'needed (only pods an enabled hook applies to) | always (every target pod) (default needed)' },
   hooks: { env: 'HOOKS', help: `hooks the in-pod server runs (default ${DEFAULT_HOOKS.join(',')})` },
+  'coexist-cpu-dedicated': { env: 'COEXIST_CPU_DEDICATED', boolean: true, help: 'in coexist mode, run our cpu-dedicated after upstream\'s on dedicated-CPU targets (default true; false trusts upstream\'s placement)' },
+  'namespace-limits': { env: 'NAMESPACE_LIMITS', help: 'check|ignore: skip pods the namespace\'s ResourceQuotas or LimitRanges would refuse with our containers (default check)' },
   'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the hook client does when the server fails (default pass)' },
   'client-timeout-ms': { env: 'CLIENT_TIMEOUT_MS', help: 'hook client deadline (default 2000)' },
   'sidecar-cpu': { env: 'SIDECAR_CPU', help: 'cpu request=limit in Guaranteed pods (default 100m)' },
@@ -122,11 +127,12 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     devSelfSigned,
     port: port_,
     metricsPort,
-    bindAddress: f.get('bind-address') ?? '0.0.0.0',
+    bindAddress: f.get('bind-address') ?? '::',
     gateSource: oneOf<GateSource>('gate-source', f.get('gate-source'), ['kubevirt', 'always', 'never'], 'kubevirt'),
     kubevirtNamespace,
     ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') } : {}),
     watchTargetPods: bool(f, 'watch-target-pods'),
+    namespaceLimits: oneOf('namespace-limits', f.get('namespace-limits'), ['check', 'ignore'] as const, 'check'),
     maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), 4 * 1024 * 1024),
     certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),
     shutdownDelayMs: parseNonNegativeInt('--shutdown-delay-ms', f.get('shutdown-delay-ms'), 5_000),
@@ -135,8 +141,11 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
       image,
       imagePullPolicy: oneOf('image-pull-policy', f.get('image-pull-policy'), ['Always', 'IfNotPresent', 'Never'] as const, 'IfNotPresent'),
       imageCommand: f.get('image-command') ?? 'premigration-hooks',
-      sidecarMode: oneOf<SidecarMode>('sidecar-mode', f.get('sidecar-mode'), ['native', 'classic'], 'native'),
+      sidecarMode: oneOf<SidecarPolicy>('sidecar-mode', f.get('sidecar-mode'), ['auto', 'native', 'classic'], 'auto'),
+      injectPolicy: oneOf<InjectPolicy>('inject-policy', f.get('inject-policy'), ['needed', 'always'], 'needed'),
       hooks,
+      // Default on: upstream's cpu-dedicated mis-pins on adjacent-sibling hosts (src/core/hooks/registry.ts).
+      trustUpstream: f.get('coexist-cpu-dedicated') === 'false' ? ['cpu-dedicated'] : [],
       onError: parseOnError(f.get('on-error')),
       clientTimeoutMs: parsePositiveInt('--client-timeout-ms', f.get('client-timeout-ms'), 2000),
       logLevel,

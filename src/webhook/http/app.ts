@@ -126,7 +126,26 @@ export async function startMetricsServer(registry: Registry, port: number, host:
   return { server, port: (server.address() as AddressInfo).port, close: () => close(server) };
 }
 
-function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<void> {
+/** The dual-stack default: one socket for IPv6 and IPv4-mapped IPv4 (docs/webhook.md). */
+export const DUAL_STACK_ADDRESS = '::';
+const IPV4_ANY = '0.0.0.0';
+/** What listen() on `::` fails with on a kernel without IPv6 (ipv6.disable=1, or no IPv6 module). */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
+
+/**
+ * Listen on host:port. On `::` where the kernel has no IPv6, fall back to 0.0.0.0 (IPv4 only)
+ * instead of failing: an explicit address is never replaced.
+ */
+export async function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<void> {
+  try {
+    await listenOnce(server, port, host);
+  } catch (err) {
+    if (host !== DUAL_STACK_ADDRESS || !NO_IPV6.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    await listenOnce(server, port, IPV4_ANY);
+  }
+}
+
+function listenOnce(server: HttpServer | HttpsServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

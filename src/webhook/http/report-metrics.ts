@@ -6,7 +6,7 @@
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
-import { HOOK_REPORT_RESULTS, MIGRATION_REPORT_RESULTS, type HookReport } from '../../protocol/report-wire.js';
+import { ABI_GUARD_LABEL, CHAIN_LABEL, HOOK_REPORT_RESULTS, MIGRATION_REPORT_RESULTS, type HookReport } from '../../protocol/report-wire.js';
 
 export type ReportResult = 'accepted' | 'invalid' | 'unauthorized' | 'expired' | 'disabled';
 const REPORT_RESULTS: readonly ReportResult[] = ['accepted', 'invalid', 'unauthorized', 'expired', 'disabled'];
@@ -46,8 +46,23 @@ export function createReportMetrics(registry: Registry, hooks: readonly string[]
     labelNames: ['result'] as const,
     registers,
   });
+  // The outcomes no hook owns arrive in a report's hooks list under the pseudo-names abi-guard
+  // and chain (the wire format of every version); they are counted apart, so hook_runs_total
+  // only names real hooks.
+  const abiGuard = new Counter({
+    name: `${METRIC_PREFIX}abi_guard_refusals_total`,
+    help: 'Rewritten domains the ABI guard refused, as reported by target pods.',
+    registers,
+  });
+  const chainFailures = new Counter({
+    name: `${METRIC_PREFIX}chain_failures_total`,
+    help: 'Hook calls that failed outside any hook (a fault in the chain, a timeout, unreadable input), as reported by target pods.',
+    registers,
+  });
   // Zero from the start: alerts and dashboards see the series before the first migration.
-  for (const hook of hooks) for (const result of HOOK_REPORT_RESULTS) runs.inc({ hook, result }, 0);
+  abiGuard.inc(0);
+  chainFailures.inc(0);
+  for (const hook of hooks.filter((h) => h !== ABI_GUARD_LABEL && h !== CHAIN_LABEL)) for (const result of HOOK_REPORT_RESULTS) runs.inc({ hook, result }, 0);
   for (const result of MIGRATION_REPORT_RESULTS) migrations.inc({ result }, 0);
   for (const result of REPORT_RESULTS) reports.inc({ result }, 0);
 
@@ -58,6 +73,14 @@ export function createReportMetrics(registry: Registry, hooks: readonly string[]
     record(report) {
       migrations.inc({ result: report.result });
       for (const h of report.hooks) {
+        if (h.name === ABI_GUARD_LABEL) {
+          if (h.result === 'refused') abiGuard.inc();
+          continue;
+        }
+        if (h.name === CHAIN_LABEL) {
+          if (h.result === 'failed') chainFailures.inc();
+          continue;
+        }
         runs.inc({ hook: h.name, result: h.result });
         if (h.durationMs !== undefined && h.result !== 'skipped') duration.observe({ hook: h.name }, h.durationMs / 1000);
       }

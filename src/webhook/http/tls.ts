@@ -9,9 +9,9 @@
  * validated (parsable certificate, key matches) before it replaces the current one; a bad pair
  * is counted and the old one keeps serving.
  */
-import { createHash, X509Certificate } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, watch, type FSWatcher } from 'node:fs';
+import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Logger } from '../../shared/log.js';
@@ -135,22 +135,84 @@ export class CertReloader {
 
 export interface SelfSignedOptions {
   commonName?: string;
-  /** subjectAltName entries, e.g. ["DNS:localhost", "IP:127.0.0.1"]. */
+  /** subjectAltName entries (default DNS:localhost, IP:127.0.0.1, IP:::1). */
   altNames?: string[];
   days?: number;
 }
 
 /**
- * Write a self-signed EC P-256 tls.crt/tls.key into `dir` with the system `openssl` (development
- * mode and tests only; production certificates come from cert-manager). No npm dependency needed.
+ * Write a self-signed EC P-256 tls.crt/tls.key into `dir` (development mode and tests only;
+ * production certificates come from cert-manager). Built with node:crypto alone: the image has
+ * no `openssl` binary (nor a shell), and no npm dependency is needed for one DER structure.
  */
 export function generateSelfSigned(dir: string, opts: SelfSignedOptions = {}): void {
-  const altNames = opts.altNames ?? ['DNS:localhost', 'IP:127.0.0.1'];
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'),
-    '-days', String(opts.days ?? 30),
-    '-subj', `/CN=${opts.commonName ?? 'premigration-hooks-dev'}`,
-    '-addext', `subjectAltName=${altNames.join(',')}`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const altNames = opts.altNames ?? ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const now = Date.now();
+  const name = der.seq(der.set(der.seq(der.oid('2.5.4.3'), der.utf8(opts.commonName ?? 'premigration-hooks-dev'))));
+  const ecdsaWithSha256 = der.seq(der.oid('1.2.840.10045.4.3.2'));
+  const tbs = der.seq(
+    der.explicit(0, der.int(Buffer.from([2]))), // v3
+    der.int(randomBytes(16)),
+    ecdsaWithSha256,
+    name,
+    der.seq(der.time(new Date(now - 60_000)), der.time(new Date(now + (opts.days ?? 30) * 86_400_000))),
+    name,
+    publicKey.export({ type: 'spki', format: 'der' }),
+    der.explicit(3, der.seq(der.seq(der.oid('2.5.29.17'), der.octets(der.seq(...altNames.map(generalName)))))),
+  );
+  const signature = sign('sha256', tbs, privateKey); // DER ECDSA-Sig-Value
+  const cert = der.seq(tbs, ecdsaWithSha256, der.bits(signature));
+  const pem = (label: string, body: Buffer): string => `-----BEGIN ${label}-----\n${body.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END ${label}-----\n`;
+  writeFileSync(join(dir, 'tls.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(join(dir, 'tls.crt'), pem('CERTIFICATE', cert));
 }
+
+/** One subjectAltName entry, `DNS:<name>` or `IP:<v4 or v6 address>`, as a GeneralName. */
+function generalName(entry: string): Buffer {
+  const [kind, value = ''] = [entry.slice(0, entry.indexOf(':')), entry.slice(entry.indexOf(':') + 1)];
+  if (kind === 'DNS') return der.tlv(0x82, Buffer.from(value, 'ascii'));
+  if (kind === 'IP' && isIP(value) === 4) return der.tlv(0x87, Buffer.from(value.split('.').map(Number)));
+  if (kind === 'IP' && isIP(value) === 6) {
+    const [head = '', tail = ''] = value.split('::');
+    const groups = (g: string): number[] => (g === '' ? [] : g.split(':').map((x) => parseInt(x, 16)));
+    const h = groups(head);
+    const t = value.includes('::') ? groups(tail) : [];
+    const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+    return der.tlv(0x87, Buffer.from(all.flatMap((n) => [n >> 8, n & 0xff])));
+  }
+  throw new Error(`subjectAltName entry must be DNS:<name> or IP:<address>, got ${entry}`);
+}
+
+/** The few DER encodings an X.509 certificate needs. */
+const der = {
+  tlv(tag: number, body: Buffer): Buffer {
+    const n = body.length;
+    const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+    return Buffer.concat([Buffer.from([tag]), len, body]);
+  },
+  seq: (...items: Buffer[]): Buffer => der.tlv(0x30, Buffer.concat(items)),
+  set: (...items: Buffer[]): Buffer => der.tlv(0x31, Buffer.concat(items)),
+  explicit: (n: number, inner: Buffer): Buffer => der.tlv(0xa0 + n, inner),
+  /** A non-negative INTEGER from big-endian bytes. */
+  int(bytes: Buffer): Buffer {
+    let b = bytes;
+    while (b.length > 1 && b[0] === 0 && ((b[1] ?? 0) & 0x80) === 0) b = b.subarray(1);
+    return der.tlv(0x02, ((b[0] ?? 0) & 0x80) !== 0 ? Buffer.concat([Buffer.from([0]), b]) : b);
+  },
+  oid(dotted: string): Buffer {
+    const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
+    const out = [40 * a + b];
+    for (const v of rest) {
+      const chunk = [v & 0x7f];
+      for (let x = Math.floor(v / 128); x > 0; x = Math.floor(x / 128)) chunk.unshift((x & 0x7f) | 0x80);
+      out.push(...chunk);
+    }
+    return der.tlv(0x06, Buffer.from(out));
+  },
+  utf8: (s: string): Buffer => der.tlv(0x0c, Buffer.from(s, 'utf8')),
+  octets: (b: Buffer): Buffer => der.tlv(0x04, b),
+  bits: (b: Buffer): Buffer => der.tlv(0x03, Buffer.concat([Buffer.from([0]), b])),
+  /** UTCTime YYMMDDHHMMSSZ (dates before 2050). */
+  time: (d: Date): Buffer => der.tlv(0x17, Buffer.from(d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z', 'ascii')),
+};

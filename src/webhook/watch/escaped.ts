@@ -9,9 +9,10 @@
  *   injected      carries our injected marker;
  *   opted-out     carries premigration-hooks.kubevirt.io/inject: "false" (skipped by design);
  *   escaped       no marker, and the webhook would have injected it for the whole window around
- *                 its creation (mode inject, or coexist with site hooks to add);
+ *                 its creation (mode inject, or coexist with hooks to add, and, under
+ *                 --inject-policy needed, a hook whose appliesTo(pod) holds);
  *   not-expected  no marker, and the mode never asked for injection in that window (off, or
- *                 coexist with nothing to add);
+ *                 coexist with nothing to add), or no enabled hook applies to the pod;
  *   unknown       the mode changed within the window, the pod predates what this process knows
  *                 (created before its gate synced), or its creationTimestamp is unreadable.
  * The window is [creationTimestamp − skew, creationTimestamp + 1 s + skew]: creationTimestamp has
@@ -30,7 +31,8 @@ import { createRestartingInformer, type BackoffOptions, type RestartingInformer 
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_APP, MIGRATION_JOB_LABEL } from '../admission/names.js';
 import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import { targetSkipReason } from '../admission/target.js';
-import type { Mode } from '../admission/types.js';
+import type { TargetPod } from '../../core/hooks/types.js';
+import type { InjectPolicy, Mode } from '../admission/types.js';
 import { isObject, type JsonObject as Json } from '../../shared/json.js';
 
 /** The same pods the MutatingWebhookConfiguration's objectSelector sends us. */
@@ -41,9 +43,33 @@ export const DEFAULT_SKEW_MS = 5_000;
 export type TargetPodOutcome = 'injected' | 'opted-out' | 'escaped' | 'not-expected' | 'unknown';
 export const OUTCOMES: readonly TargetPodOutcome[] = ['injected', 'opted-out', 'escaped', 'not-expected', 'unknown'];
 
-/** Would admit() inject a target pod in this mode, with these configured hooks? (mirrors admit.ts) */
-export function injectionExpected(mode: Mode, hooks: readonly string[], registry: HookRegistry = REGISTRY): boolean {
-  return mode !== 'off' && registry.forMode(mode, hooks).length > 0;
+/** How admit() chooses hooks besides the mode (the webhook's --inject-policy and --coexist-* settings). */
+export interface ExpectationSettings {
+  injectPolicy?: InjectPolicy;
+  trustUpstream?: readonly string[];
+}
+
+/**
+ * Would admit() inject a target pod in this mode, with these configured hooks? (mirrors admit.ts)
+ * `applicable`: the hooks whose appliesTo(pod) held (slimPod records them); undefined: all.
+ */
+export function injectionExpected(
+  mode: Mode, hooks: readonly string[], registry: HookRegistry = REGISTRY,
+  applicable?: readonly string[], settings: ExpectationSettings = {},
+): boolean {
+  if (mode === 'off') return false;
+  const forMode = registry.forMode(mode, hooks, settings.trustUpstream ? { trustUpstream: settings.trustUpstream } : {});
+  if (settings.injectPolicy === 'always' || applicable === undefined) return forMode.length > 0;
+  return forMode.some((h) => applicable.includes(h));
+}
+
+/** Where slimPod keeps the names of the hooks whose appliesTo held for the whole pod. */
+export const APPLICABLE_FIELD = 'premigrationHooksApplicable';
+
+/** The hooks recorded by slimPod, or undefined for an object it did not make. */
+export function applicableOf(pod: unknown): string[] | undefined {
+  const v = isObject(pod) ? pod[APPLICABLE_FIELD] : undefined;
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 }
 
 /**
@@ -92,6 +118,8 @@ export interface ClassifyOptions {
   hooks: readonly string[];
   /** The hooks known right now; default: the built-ins. */
   registry?: HookRegistry;
+  /** --inject-policy and --coexist-*; default: needed, nothing trusted to upstream. */
+  expectation?: ExpectationSettings;
   skewMs?: number;
   /** Epoch ms; the window must be over before a pod without a marker can be judged. */
   now: number;
@@ -117,17 +145,20 @@ export function classifyTargetPod(pod: unknown, opts: ClassifyOptions): TargetPo
   if (opts.now < judgeableAt(created, skew)) return 'pending';
   const modes = opts.timeline.modesDuring(created - skew, judgeableAt(created, skew));
   if (!modes || modes.size === 0) return 'unknown';
-  const expected = [...modes].map((m) => injectionExpected(m, opts.hooks, opts.registry));
+  const applicable = applicableOf(pod);
+  const expected = [...modes].map((m) => injectionExpected(m, opts.hooks, opts.registry, applicable, opts.expectation));
   if (expected.every(Boolean)) return 'escaped';
   if (!expected.some(Boolean)) return 'not-expected';
   return 'unknown';
 }
 
 /**
- * What the cache keeps of a pod: identity, creation time, the labels of the selector and our two
- * annotations. A cluster-wide cache of whole launcher pods would cost megabytes for nothing.
+ * What the cache keeps of a pod: identity, creation time, the labels of the selector, our two
+ * annotations, and the names of the hooks whose appliesTo(pod) holds (APPLICABLE_FIELD, computed
+ * here while the spec is at hand). A cluster-wide cache of whole launcher pods would cost
+ * megabytes for nothing.
  */
-export function slimPod<T extends KubernetesObject>(pod: T): T {
+export function slimPod<T extends KubernetesObject>(pod: T, registry: HookRegistry = REGISTRY): T {
   const m = isObject(pod.metadata) ? (pod.metadata) : {};
   const labels = isObject(m.labels) ? m.labels : {};
   const annotations = isObject(m.annotations) ? m.annotations : {};
@@ -142,7 +173,8 @@ export function slimPod<T extends KubernetesObject>(pod: T): T {
     labels: pick(labels, [KUBEVIRT_APP_LABEL, MIGRATION_JOB_LABEL]),
     annotations: pick(annotations, [INJECTED_ANNOTATION, INJECT_ANNOTATION]),
   };
-  return { apiVersion: pod.apiVersion, kind: pod.kind, metadata } as unknown as T;
+  const applicable = registry.applicable(pod as TargetPod, registry.names());
+  return { apiVersion: pod.apiVersion, kind: pod.kind, metadata, [APPLICABLE_FIELD]: applicable } as unknown as T;
 }
 
 // ---- the shell ----
@@ -151,6 +183,7 @@ export interface EscapedPodWatcherOptions {
   kubeConfig: KubeConfig;
   timeline: ModeTimeline;
   hooks: readonly string[];
+  expectation?: ExpectationSettings;
   logger: Logger;
   registry: Registry;
   skewMs?: number;
@@ -195,7 +228,9 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
   const judge = (pod: KubernetesObject): void => {
     const uid = uidOf(pod);
     pending.delete(uid);
-    const outcome = classifyTargetPod(pod, { timeline: opts.timeline, hooks: opts.hooks, skewMs, now: Date.now() });
+    const outcome = classifyTargetPod(pod, {
+      timeline: opts.timeline, hooks: opts.hooks, skewMs, now: Date.now(), ...(opts.expectation ? { expectation: opts.expectation } : {}),
+    });
     if (outcome === 'pending') {
       // Its window is still open: judge it when it closes, against the modes seen by then.
       const delay = Math.max(1, judgeableAt(creationTime(pod) ?? 0, skewMs) - Date.now());
@@ -238,7 +273,7 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
     path: '/api/v1/pods',
     labelSelector: TARGET_POD_SELECTOR,
     list: async () => (await api.listPodForAllNamespaces({ labelSelector: TARGET_POD_SELECTOR })),
-    transform: slimPod,
+    transform: (pod) => slimPod(pod),
     handlers: {
       add: onAdd,
       delete: onDelete,
