@@ -31,7 +31,7 @@ const xml = readFileSync(join(corpusDir(), 'kubevirt', REFERENCE_DOMAIN), 'utf8'
 const tw = performance.now();
 if (warmKind === 'warm') {
   // warm:0 = the server's warm-up as shipped (WARMUP_ROUNDS); warm:N = N rounds of it.
-  const { warmUp } = await import('../src/server/warmup.js');
+  const { warmUp } = await import('./warmup.js');
   if (Number(warmRuns) === 0) warmUp(runChain, {});
   else warmUp(runChain, {}, Number(warmRuns));
 } else if (warmKind === 'demo') {

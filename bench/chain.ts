@@ -14,7 +14,7 @@ import { PremigrationError } from '../src/core/errors.js';
 import { resolveHooks } from '../src/core/hooks/registry.js';
 import type { HookContext } from '../src/core/hooks/types.js';
 import { readHostTopology } from '../src/node/sysfs.js';
-import { WARMUP_ROUNDS } from '../src/server/warmup.js';
+import { WARMUP_ROUNDS } from './warmup.js';
 import { DomainXml } from '../src/core/xml/index.js';
 import { atMost, corpusDir, FIXTURE, REFERENCE_DOMAIN, pick, repoRoot, row, stats, timeCalls, us, type Figure, type SectionResult, type Stats } from './lib.js';
 import { profileHere, profileMarkdown, summarize, type CpuProfile } from './profile.js';

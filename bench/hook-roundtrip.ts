@@ -228,7 +228,7 @@ export async function hookRoundTripSection(): Promise<SectionResult> {
     const interp = elfInterpreter(clientPath());
     const figures: Figure[] = [
       { id: 'hook.xml-roundtrip', label: `hook round trip, \`migrate begin\` with a ${Buffer.byteLength(xml)} B domain (client → server → stdout)`, unit: 'µs', median: s.xml.median, p99: s.xml.p99, n: s.xml.n, ...atMost(s.xml.median, XML_GOAL_US, 'p50 ≤ 5 ms') },
-      { id: 'hook.first-call', label: `hook round trip, first call to a freshly started (warmed-up) server: ${(s.first.us / s.xml.median).toFixed(1)}× the median`, unit: 'µs', median: s.first.us, n: 1 },
+      { id: 'hook.first-call', label: `hook round trip, first call to a freshly started server: ${(s.first.us / s.xml.median).toFixed(1)}× the median`, unit: 'µs', median: s.first.us, n: 1 },
       {
         id: 'hook.non-xml-op',
         label: `hook client, non-XML op (\`prepare begin\`): ${ratio.toFixed(2)}× /bin/true`,
@@ -246,7 +246,7 @@ export async function hookRoundTripSection(): Promise<SectionResult> {
     const lines: string[] = [];
     lines.push(`Real client binary (\`hookclient/target/release/premigration-hooks-client\`, ${interp ? `dynamically linked, interpreter \`${interp}\`` : 'statically linked'}) → real server (\`node dist/src/cli/main.js serve\`, real /sys, log level info) → stdout. The client reads its real cgroup cpuset and its config through the test-only path override. Domain: \`${REFERENCE_DOMAIN}\` fitted to ${(xml.match(/<vcpupin /g) ?? []).length} dedicated vCPUs (${Buffer.byteLength(xml)} bytes), given on stdin to every op as libvirt does; the answer is 200 with the re-pinned XML (${s.first.stdoutBytes} bytes). Spawns are timed by ${spawner.method}. ${iterations} rounds, the three series interleaved.`);
     lines.push('');
-    lines.push(`The server's start-up warm-up on this host: **${s.warmup ?? 'not logged'}**${s.warmup === 'refused' ? ' (its built-in domain asks for more dedicated CPUs than this host has, so the warm-up stops at the placement and never compiles the edit, serialize and guard paths; the first real call pays for them)' : ''}. First call to the fresh server: ${us(s.first.us)}, ${(s.first.us / s.xml.median).toFixed(1)}× the median round trip.`);
+    lines.push(`First call to the fresh server: ${us(s.first.us)}, ${(s.first.us / s.xml.median).toFixed(1)}× the median round trip.`);
     lines.push('');
     const server = s.server?.median ?? 0;
     lines.push('Where the median round trip goes (differences of medians; noise can make a small part negative):');

@@ -1,7 +1,9 @@
 /**
  * `premigration-hooks serve`: the in-pod hook server. Start-up order is the readiness contract:
  * claim the socket path → install the client → write client.conf → read and cache the topology
- * → warm up the chain → listen. A socket that answers at all therefore answers ready.
+ * → listen. A socket that answers at all therefore answers ready. Nothing slow comes before the
+ * listen: no warm-up (a cold first call is a few ms, well within the client's 2 s deadline), and
+ * neither pino nor prom-client nor node:https is imported on the way (bench/RESULTS.md, Footprint).
  * Resolves (with 0) once SIGTERM/SIGINT has drained in-flight requests and removed the socket.
  * With --install-only it stops after client.conf and resolves 0 without listening: the init
  * container of the classic sidecar mode, which must leave the client in qemu.d/ before compute starts.
@@ -12,19 +14,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../shared/version.js';
 import { InputError } from '../core/errors.js';
-import { createLogger, type Logger } from '../shared/log.js';
-import { runChain, type ChainOptions } from '../core/chain.js';
 import { hookNames, resolveHooks } from '../core/hooks/registry.js';
 import { parseCpuList } from '../core/topology/index.js';
 import { readHostTopology } from '../node/index.js';
-import { createApp } from './app.js';
+import { createApp, type ChainRunner } from './app.js';
 import { installClient, writeClientConf } from './install.js';
 import { ServerMetrics } from './metrics.js';
 import { reporterFor } from './report-setup.js';
 import { identityFacts, parseServerSettings, usage, wantsHelp, type ServerSettings } from './settings.js';
 import { reportUsageError } from '../shared/flags.js';
 import { claimSocketPath, listenOnSocket, releaseSocketPath } from './socket.js';
-import { warmUp } from './warmup.js';
+import { trackConnections } from './drain.js';
+import { createServerLogger, type ServerLogger } from './log.js';
 
 /** Where the hook client sits relative to the package root (the repo, or /app in the image: see Dockerfile). */
 export const CLIENT_BINARY_IN_PACKAGE = 'hookclient/target/release/premigration-hooks-client';
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportUsageError('serve', err);
   }
-  const log = createLogger('hook-server', settings.logLevel);
+  const log = createServerLogger('hook-server', settings.logLevel);
   // Registered before the (short) start-up, so a SIGTERM during it still stops us cleanly.
   const stop = nextStopSignal();
   try {
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
  * The start-up steps up to the files compute reads (client binary and client.conf), shared by
  * a normal start and --install-only, so both leave exactly the same files. Returns the hooks.
  */
-async function installArtifacts(settings: ServerSettings, log: Logger): Promise<string[]> {
+async function installArtifacts(settings: ServerSettings, log: ServerLogger): Promise<string[]> {
   // First, so that a second server never overwrites the running one's client or config.
   if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
 
@@ -107,7 +108,7 @@ async function installArtifacts(settings: ServerSettings, log: Logger): Promise<
   return hooks;
 }
 
-async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
+async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Promise<NodeJS.Signals>): Promise<number> {
   const started = process.hrtime.bigint();
   const hooks = await installArtifacts(settings, log);
   if (settings.installOnly) {
@@ -118,20 +119,24 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
   const host = readHostTopology(settings.sysfs);
   if (host.online.length === 0) throw new Error(`no online CPUs found under ${settings.sysfs}/devices/system/cpu`);
 
-  const chainOpts: ChainOptions = { hooks, maxBytes: settings.maxBodyBytes };
-  const warm0 = process.hrtime.bigint();
-  const warm = warmUp(runChain, chainOpts);
-  if (warm.status === 'failed') {
-    log.error({ result: warm.status, rounds: warm.rounds, error: warm.message, durationMs: msSince(warm0) }, 'chain warm-up failed; serving anyway');
-  } else {
-    log.info({ result: warm.status, rounds: warm.rounds, durationMs: msSince(warm0) }, 'chain warmed up');
-  }
-
   const metrics = new ServerMetrics({ defaults: true });
   metrics.initHooks(hookNames());
+  // The chain (parser, hooks' edits, ABI guard) is imported after the listen: a second after
+  // ready, or by the first migrate-begin if that comes sooner. The start-up probe never waits for it.
+  let chain: ChainRunner | undefined;
+  let chainImport: Promise<void> | undefined;
+  const chainLoaded = (): Promise<void> =>
+    (chainImport ??= import('../core/chain.js').then((m) => {
+      chain = m.runChain;
+    }));
   let ready = false;
+  let released: () => void = () => {};
+  const release = new Promise<'release-end'>((resolve) => {
+    released = () => resolve('release-end');
+  });
   const app = createApp({
-    runChain,
+    runChain: (xml, ctx, opts) => (chain as ChainRunner)(xml, ctx, opts),
+    chainLoaded,
     host,
     parseCpuset: parseCpuList,
     hooks,
@@ -142,17 +147,20 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
     timeoutMs: settings.timeoutMs,
     ready: () => ready,
     ...reporterFor(settings, log),
+    ...(settings.exitOnRelease ? { onRelease: () => released() } : {}),
   });
   const server = http.createServer(
     {
-      // Backstops for what the app's own timer cannot see (a client stuck before its headers end).
-      headersTimeout: settings.timeoutMs,
-      requestTimeout: settings.timeoutMs * 2,
-      connectionsCheckingInterval: Math.min(1000, settings.timeoutMs),
-      keepAliveTimeout: 1000,
+      // Backstops for what the app's own timer cannot see (a client stuck before its headers end),
+      // checked often enough that a configured value takes effect.
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(settings.headersTimeoutMs, settings.requestTimeoutMs) / 4))),
     },
     app,
   );
+  const drainer = trackConnections(server);
   const listening = await listenOnSocket(server, settings.socket);
   ready = true;
   log.info(
@@ -165,31 +173,23 @@ async function serve(settings: ServerSettings, log: Logger, stopSignal: Promise<
       cells: host.cells.length,
       onError: settings.onError,
       timeoutMs: settings.timeoutMs,
+      exitOnRelease: settings.exitOnRelease === true,
       startupMs: msSince(started),
     },
     'hook server ready',
   );
   server.on('error', (err) => log.error({ error: err.message }, 'server error'));
+  setTimeout(() => void chainLoaded().catch((err: unknown) => log.error({ error: (err as Error).message }, 'chain import failed')), 1000).unref();
 
-  const signal = await stopSignal;
+  // A signal, or (with --exit-on-release) libvirt saying the domain left: the same drain either way.
+  const signal = await Promise.race([stopSignal, release]);
   ready = false;
   // Stop listening first, then say so: whoever reads this line can rely on new connections failing.
-  const drained = closeGracefully(server, settings.timeoutMs + 1000);
+  const drained = drainer.drain(settings.drainTimeoutMs);
   log.info({ signal }, 'stopping: draining in-flight requests');
-  await drained;
+  const { cut } = await drained;
+  if (cut > 0) log.warn({ signal, cut, drainTimeoutMs: settings.drainTimeoutMs }, 'connections cut at the drain timeout');
   await releaseSocketPath(settings.socket, listening);
   log.info({ signal }, 'hook server stopped');
   return 0;
-}
-
-/** Stop accepting, let in-flight requests finish, cut whatever is still open after `graceMs`. */
-function closeGracefully(server: http.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

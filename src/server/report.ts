@@ -9,7 +9,7 @@
  * bridge-bound pod network) that blocks it only loses the report.
  */
 import https from 'node:https';
-import type { Logger } from '../shared/log.js';
+import type { ServerLogger } from './log.js';
 import type { ChainResult } from '../core/chain.js';
 import type { RequestResult } from './metrics.js';
 import { CHAIN_LABEL } from './metrics.js';
@@ -78,7 +78,7 @@ export function identityFromToken(token: string): { namespace?: string; vmi?: st
 
 export interface ReporterOptions {
   target: ReportTarget;
-  logger: Logger;
+  logger: ServerLogger;
   /** Per attempt. */
   timeoutMs?: number;
   /** After the first attempt. */

@@ -51,6 +51,14 @@ export interface ServerSettings {
   logLevel: LogLevel;
   /** Where to report each run, or why not; absent when no report flag is given. */
   report?: ReportSetting;
+  /** node:http backstop timeouts on the socket (headers, whole request, idle keep-alive). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** On stop: how long in-flight responses may take before their connections are cut. */
+  drainTimeoutMs: number;
+  /** Drain and exit 0 after libvirt's `release end` (classic mode: the sidecar leaves with its VM). */
+  exitOnRelease?: true;
 }
 
 export interface SettingsDefaults {
@@ -76,6 +84,11 @@ const FLAGS: FlagTable = {
   'target-namespace': { env: 'TARGET_NAMESPACE', help: 'disk-namespace override: the namespace it lands in (default: read from the domain name)' },
   'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
   ...REPORT_FLAGS,
+  'headers-timeout-ms': { env: 'HEADERS_TIMEOUT_MS', help: 'close a connection whose request headers are not complete by then (default --timeout-ms)' },
+  'request-timeout-ms': { env: 'REQUEST_TIMEOUT_MS', help: 'close a connection whose request is not complete by then (default 2 × --timeout-ms)' },
+  'keep-alive-timeout-ms': { env: 'KEEP_ALIVE_TIMEOUT_MS', help: 'close an idle keep-alive connection after this (default 1000)' },
+  'drain-timeout-ms': { env: 'DRAIN_TIMEOUT_MS', help: 'on SIGTERM, cut responses still running after this (default --timeout-ms + 1000)' },
+  'exit-on-release': { env: 'EXIT_ON_RELEASE', help: 'after POST /v1/release-end (the domain left this pod), drain and exit 0', boolean: true },
 };
 
 export function usage(): string {
@@ -159,6 +172,18 @@ export function parseServerSettings(
     ...(vmiName !== undefined ? { vmiName } : {}),
     logLevel: logLevel as LogLevel,
     ...reportSetting(f),
+    ...connectionTimeouts(f),
+    ...(flagIsTrue(f, 'exit-on-release') ? { exitOnRelease: true as const } : {}),
+  };
+}
+
+function connectionTimeouts(f: ReadonlyMap<string, string>): Pick<ServerSettings, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'drainTimeoutMs'> {
+  const timeoutMs = parsePositiveInt('--timeout-ms', f.get('timeout-ms'), DEFAULT_TIMEOUT_MS);
+  return {
+    headersTimeoutMs: parsePositiveInt('--headers-timeout-ms', f.get('headers-timeout-ms'), timeoutMs),
+    requestTimeoutMs: parsePositiveInt('--request-timeout-ms', f.get('request-timeout-ms'), 2 * timeoutMs),
+    keepAliveTimeoutMs: parsePositiveInt('--keep-alive-timeout-ms', f.get('keep-alive-timeout-ms'), 1000),
+    drainTimeoutMs: parsePositiveInt('--drain-timeout-ms', f.get('drain-timeout-ms'), timeoutMs + 1000),
   };
 }
 

@@ -1,7 +1,8 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
-/** KubeVirt reserves kubevirt_*; every series of ours starts with this. */
-export const METRIC_PREFIX = 'premigration_hooks_';
+import { METRIC_PREFIX } from './metric-prefix.js';
+
+export { METRIC_PREFIX };
 
 /**
  * prom-client's default gauges whose names end in _total, which Prometheus reserves for counters

@@ -70,6 +70,8 @@ export interface ServerOptions {
   /** Extra flags after the standard --socket/--sysfs/--install-client/--client-conf. */
   args?: string[];
   socket?: string;
+  /** Extra environment (PREMIGRATION_HOOKS_*). */
+  env?: Record<string, string>;
 }
 
 /** Spawn the server without waiting for it to be ready. */
@@ -80,7 +82,7 @@ export function spawnServer(opts: ServerOptions): ServerProcess {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--socket', socket, '--sysfs', SYSFS, '--install-client', binDir, '--client-conf', conf, '--client-binary', CLIENT, ...(opts.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...opts.env } },
   );
   started.add(child);
   let err = '';

@@ -53,7 +53,9 @@ describe('hook server process', () => {
     expect(st.mode & 0o777).toBe(0o660);
     const ready = server.logs().find((l) => l.msg === 'hook server ready');
     expect(ready).toMatchObject({ hooks: [...DEFAULT_HOOKS], cpus: 4, cells: 1 });
-    expect(server.logs().find((l) => l.msg === 'chain warmed up')).toMatchObject({ result: 'changed' });
+    // The lean start: no warm-up before the socket opens.
+    expect(server.logs().some((l) => String(l.msg).includes('warm'))).toBe(false);
+    expect(ready?.startupMs).toEqual(expect.any(Number));
   });
 
   test('200 / 204 / 422 / 413 / 400 over the socket; one log line each, never the XML or its password', async () => {
@@ -75,6 +77,8 @@ describe('hook server process', () => {
     const noCpuset = await httpRequest(server.socket, { method: 'POST', path: '/v1/migrate-begin', body: PINNED_DOMAIN });
     expect(noCpuset.status).toBe(400);
 
+    // The log goes to a pipe and the answers to the socket: the last line may arrive a moment after its answer.
+    for (let i = 0; i < 200 && server.logs().filter((l) => l.msg === 'migrate-begin').length < 6; i++) await new Promise((r) => setTimeout(r, 10));
     const lines = server.logs().filter((l) => l.msg === 'migrate-begin');
     expect(lines.map((l) => l.status)).toEqual([200, 204, 422, 422, 413, 400]);
     expect(lines[0]).toMatchObject({
@@ -244,5 +248,95 @@ describe('hook server process', () => {
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(existsSync(server.socket)).toBe(false);
     expect(server.logs().map((l) => l.msg)).toEqual(expect.arrayContaining(['migrate-begin', 'hook server stopped']));
+  });
+
+  test('POST /v1/release-end: 204, logged and counted; without --exit-on-release the server stays', async () => {
+    const server = await startServer({ dir });
+    const r = await httpRequest(server.socket, { method: 'POST', path: '/v1/release-end', headers: { 'X-Premigration-Domain': 'ns_vmi' } });
+    expect(r.status).toBe(204);
+    expect(r.body).toBe('');
+    expect(await server.waitForLog('release-end')).toMatchObject({ domain: 'ns_vmi', exitOnRelease: false });
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/healthz' })).status).toBe(200);
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/metrics' })).body).toContain('premigration_hooks_releases_total 1');
+    expect((await httpRequest(server.socket, { method: 'GET', path: '/v1/release-end' })).status).toBe(405);
+    expect(server.child.exitCode).toBeNull();
+  });
+
+  test.each([['--exit-on-release'], ['env PREMIGRATION_HOOKS_EXIT_ON_RELEASE=1']])('%s: after release-end the server drains, removes its socket and exits 0', async (how) => {
+    const server = how.startsWith('env')
+      ? await startServer({ dir, env: { PREMIGRATION_HOOKS_EXIT_ON_RELEASE: '1' } })
+      : await startServer({ dir, args: ['--exit-on-release'] });
+    const r = await httpRequest(server.socket, { method: 'POST', path: '/v1/release-end', headers: { 'X-Premigration-Domain': 'ns_vmi' } });
+    expect(r.status).toBe(204);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(server.socket)).toBe(false);
+    expect(server.logs().find((l) => l.msg === 'hook server stopped')).toMatchObject({ signal: 'release-end' });
+  });
+
+  test('SIGTERM mid-response: a ~4 MB answer read slowly arrives whole, then the server exits 0', async () => {
+    const server = await startServer({ dir, args: ['--timeout-ms', '20000', '--max-body-bytes', String(6 * 1024 * 1024)] });
+    const big = PINNED_DOMAIN.replace('<devices>', `<!-- ${'p'.repeat(4 * 1024 * 1024)} -->\n  <devices>`);
+    const body = Buffer.from(big);
+    let received = 0;
+    let text = '';
+    let res: http.IncomingMessage | undefined;
+    const gotHeaders = new Promise<void>((resolve) => {
+      const req = http.request(
+        { socketPath: server.socket, method: 'POST', path: '/v1/migrate-begin', headers: { 'X-Premigration-Cpuset': '2-3', 'Content-Length': String(body.length) } },
+        (r) => {
+          res = r;
+          r.pause();
+          resolve();
+        },
+      );
+      req.end(body);
+    });
+    await gotHeaders;
+    process.kill(server.child.pid as number, 'SIGTERM');
+    await server.waitForLog('stopping: draining in-flight requests');
+    // Read it slowly: 64 KiB at a time with pauses, well after the stop began.
+    const done = new Promise<void>((resolve, reject) => {
+      const r = res as http.IncomingMessage;
+      r.on('data', (c: Buffer) => {
+        received += c.length;
+        text += c.toString('latin1');
+        r.pause();
+        setTimeout(() => r.resume(), 2);
+      });
+      r.on('end', () => resolve());
+      r.on('error', reject);
+      r.on('aborted', () => reject(new Error('response aborted')));
+      r.resume();
+    });
+    await done;
+    expect(res?.statusCode).toBe(200);
+    expect(received).toBe(Number(res?.headers['content-length']));
+    expect(received).toBeGreaterThan(4 * 1024 * 1024);
+    expect(text.endsWith('</domain>\n')).toBe(true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(server.socket)).toBe(false);
+  });
+
+  test('configured header and keep-alive timeouts take effect on the socket', async () => {
+    const server = await startServer({ dir, args: ['--timeout-ms', '10000', '--headers-timeout-ms', '300', '--keep-alive-timeout-ms', '200'] });
+    const closedAfter = (send: (c: net.Socket) => void): Promise<{ ms: number; data: string }> =>
+      new Promise((resolve) => {
+        const c = net.connect(server.socket);
+        let data = '';
+        const t0 = performance.now();
+        c.on('data', (d: Buffer) => (data += d.toString()));
+        c.on('close', () => resolve({ ms: performance.now() - t0, data }));
+        c.on('error', () => {});
+        c.on('connect', () => send(c));
+      });
+    // Headers that never end: cut near the configured 300 ms, far before the default (--timeout-ms, 10 s here).
+    const slow = await closedAfter((c) => c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
+    expect(slow.ms).toBeLessThan(5000);
+    expect(slow.data).toMatch(/^HTTP\/1\.1 408|^$/);
+    // One keep-alive request, then silence: closed after about 200 ms of idleness.
+    const idle = await closedAfter((c) => c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+    expect(idle.data).toMatch(/^HTTP\/1\.1 200/);
+    expect(idle.data).toContain('Keep-Alive: timeout=0');
+    expect(idle.ms).toBeLessThan(5000);
   });
 });

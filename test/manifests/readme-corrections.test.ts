@@ -69,7 +69,7 @@ describe('README: Where this corrects KubeVirt', () => {
     expect(sources).toContain('placement_corrections_total');
     const metrics = new ServerMetrics();
     metrics.initHooks(['cpu-dedicated']);
-    expect(await metrics.registry.metrics()).toContain(`${named[0] as string}{hook="cpu-dedicated"} 0`);
+    expect(await metrics.render().then((m) => m.text)).toContain(`${named[0] as string}{hook="cpu-dedicated"} 0`);
   });
 
   test('the sibling forms it shows: a range in the 1s-smt2 fixture, the form it calls affected', () => {

@@ -78,7 +78,7 @@ describe('cpu-dedicated names the vCPUs it re-pins when it corrects a placement 
   test('premigration_hooks_placement_corrections_total counts corrected domains by hook, starting at 0', async () => {
     const metrics = new ServerMetrics();
     metrics.initHooks(['cpu-dedicated', 'disk-namespace']);
-    const series = async (): Promise<string[]> => (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('premigration_hooks_placement_corrections_total{'));
+    const series = async (): Promise<string[]> => (await metrics.render().then((m) => m.text)).split('\n').filter((l) => l.startsWith('premigration_hooks_placement_corrections_total{'));
     expect(await series()).toEqual(['premigration_hooks_placement_corrections_total{hook="cpu-dedicated"} 0', 'premigration_hooks_placement_corrections_total{hook="disk-namespace"} 0']);
     metrics.recordChain(runChain(pinnedTo('3', '4'), ctx, {})); // a correction of two vCPUs: one domain
     metrics.recordChain(runChain(pinnedTo('16', '17'), ctx, {})); // an ordinary re-pin

@@ -18,7 +18,7 @@ describe('in-pod server', () => {
     m.recordRefusal(ABI_GUARD_LABEL);
     m.recordFailure(CHAIN_LABEL);
     m.recordRefusal('cpu-dedicated');
-    const text = await m.registry.metrics();
+    const text = await m.render().then((x) => x.text);
     expect(text).toMatch(/^premigration_hooks_abi_guard_refusals_total 1$/m);
     expect(text).toMatch(/^premigration_hooks_chain_failures_total 1$/m);
     expect(text).toContain('premigration_hooks_hook_runs_total{hook="cpu-dedicated",result="refused"} 1');

@@ -17,6 +17,10 @@ describe('serve settings', () => {
       timeoutMs: DEFAULT_TIMEOUT_MS,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       logLevel: 'info',
+      headersTimeoutMs: DEFAULT_TIMEOUT_MS,
+      requestTimeoutMs: 2 * DEFAULT_TIMEOUT_MS,
+      keepAliveTimeoutMs: 1000,
+      drainTimeoutMs: DEFAULT_TIMEOUT_MS + 1000,
     });
     expect(DEFAULT_MAX_BODY_BYTES).toBe(4 * 1024 * 1024);
   });
@@ -55,6 +59,10 @@ describe('serve settings', () => {
       podNamespace: 'ns-b',
       vmiName: 'vm-1.a',
       logLevel: 'debug',
+      headersTimeoutMs: 750,
+      requestTimeoutMs: 1500,
+      keepAliveTimeoutMs: 1000,
+      drainTimeoutMs: 1750,
     });
   });
 

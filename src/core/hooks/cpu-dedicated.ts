@@ -13,6 +13,21 @@ import type { DomainXml, XmlElement } from '../xml/index.js';
 import { CPU_DEDICATED, pinningHostFrom, planPinning, type PinningPlan, type PinningRequest } from './pinning.js';
 import type { Change, Hook, HookContext } from './types.js';
 
+/**
+ * Counts that size what this hook allocates, refused above these before anything is built from
+ * them (a 219-byte domain with `<vcpu>4294967295</vcpu>` must cost nothing). KVM's vCPU limit is
+ * of the order of 4096 (KVM_MAX_VCPUS on x86_64 since Linux 6.x), and QEMU has at most 128 guest
+ * NUMA nodes (MAX_NODES); IO threads are per-guest objects of the same order as vCPUs.
+ */
+export const MAX_VCPUS = 4096;
+export const MAX_GUEST_NUMA_CELLS = 256;
+export const MAX_IOTHREADS = MAX_VCPUS;
+
+function atMostCount(value: number, limit: number, what: string): number {
+  if (value > limit) refuse(`${what} is ${value}, over the limit of ${limit}`);
+  return value;
+}
+
 /** What the domain XML says about the guest's CPUs (exported for tests and `explain`). */
 export interface GuestCpuSignals {
   maxVcpus: number;
@@ -34,15 +49,15 @@ function refuse(message: string): never {
 function nonNegativeInt(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   const trimmed = text.trim();
-  if (!/^\d+$/.test(trimmed)) refuse(`${what} must be a non-negative integer, got "${trimmed}"`);
+  if (!/^\d+$/.test(trimmed)) refuse(`${what} must be a non-negative integer, got "${trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed}"`);
   return Number(trimmed);
 }
 
 /** Parse a cpuset-like attribute; undefined when absent or not a list. */
-function cpusOf(value: string | undefined): number[] | undefined {
+function cpusOf(value: string | undefined, limitExclusive?: number): number[] | undefined {
   if (value === undefined) return undefined;
   try {
-    return parseCpuList(value);
+    return parseCpuList(value, limitExclusive);
   } catch {
     return undefined;
   }
@@ -59,6 +74,7 @@ function sameCpus(current: string | undefined, wanted: readonly number[]): boole
 export function readGuestCpuSignals(doc: DomainXml): GuestCpuSignals {
   const maxVcpus = nonNegativeInt(doc.selectOne('vcpu')?.text(), '<vcpu>');
   if (!maxVcpus) refuse('the domain pins vCPUs but has no valid <vcpu> count');
+  atMostCount(maxVcpus, MAX_VCPUS, '<vcpu>');
 
   // libvirt's default topology when <topology> is absent: one socket per vCPU.
   const topo = doc.selectOne('cpu/topology');
@@ -86,9 +102,12 @@ export function readGuestCpuSignals(doc: DomainXml): GuestCpuSignals {
   }
   if (enabledVcpus.length === 0) refuse('the domain has no enabled vCPU to pin');
 
-  const guestCells = doc.select('cpu/numa/cell').map((cell, i) => ({
+  const cellElements = doc.select('cpu/numa/cell');
+  atMostCount(cellElements.length, MAX_GUEST_NUMA_CELLS, 'the number of guest NUMA cells');
+  // A guest cell holds guest vCPU ids: bounded by <vcpu>, so each list costs at most maxVcpus ids.
+  const guestCells = cellElements.map((cell, i) => ({
     id: nonNegativeInt(cell.attr('id'), '<numa><cell id>') ?? i,
-    vcpus: cpusOf(cell.attr('cpus')) ?? [],
+    vcpus: cpusOf(cell.attr('cpus'), maxVcpus) ?? [],
   }));
 
   const emulatorPin = doc.selectOne('cputune/emulatorpin');
@@ -96,7 +115,7 @@ export function readGuestCpuSignals(doc: DomainXml): GuestCpuSignals {
   const emulatorCpus = emulatorPin ? ((cpusOf(emulatorPin.attr('cpuset'))?.length ?? 1) >= 2 ? 2 : 1) : 0;
 
   let iothreads: GuestCpuSignals['iothreads'];
-  const count = nonNegativeInt(doc.selectOne('iothreads')?.text(), '<iothreads>') ?? 0;
+  const count = atMostCount(nonNegativeInt(doc.selectOne('iothreads')?.text(), '<iothreads>') ?? 0, MAX_IOTHREADS, '<iothreads>');
   if (count > 0) {
     const declared = doc.select('iothreadids/iothread').map((e) => nonNegativeInt(e.attr('id'), '<iothreadids><iothread id>') ?? 0);
     const ids = declared.length ? [...declared].sort((a, b) => a - b) : Array.from({ length: count }, (_, i) => i + 1);

@@ -10,6 +10,12 @@ import { InputError } from '../errors.js';
  */
 export const MAX_CPU_ID_EXCLUSIVE = 16384;
 
+/**
+ * Elements (comma-separated parts) a list may have, counted before anything is split or expanded:
+ * more than there can be distinct CPU ids is never a real list.
+ */
+export const MAX_CPU_LIST_ENTRIES = MAX_CPU_ID_EXCLUSIVE;
+
 // One element: `N` or `N-M`, whitespace allowed around the numbers (people type `0-3, 8`).
 const ELEMENT = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/;
 
@@ -18,10 +24,16 @@ const ELEMENT = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/;
  * which sysfs writes as a bare newline), elements in any order, overlaps (they are unioned, as
  * the kernel's own parser does). Rejected with an InputError quoting the text: empty elements
  * (`1,,2`, `1,` — usually a template variable that expanded to nothing), descending ranges
- * (`3-1`), signs, stride syntax (`0-7:2/4`), anything non-numeric, ids ≥ MAX_CPU_ID_EXCLUSIVE.
+ * (`3-1`), signs, stride syntax (`0-7:2/4`), anything non-numeric, ids ≥ `limitExclusive`
+ * (default MAX_CPU_ID_EXCLUSIVE), more than MAX_CPU_LIST_ENTRIES elements. Every bound is checked
+ * before the list is expanded, so the result never holds more than `limitExclusive` ids.
  */
-export function parseCpuList(text: string): number[] {
+export function parseCpuList(text: string, limitExclusive: number = MAX_CPU_ID_EXCLUSIVE): number[] {
   if (text.trim() === '') return [];
+  let entries = 1;
+  for (let i = text.indexOf(','); i !== -1; i = text.indexOf(',', i + 1)) {
+    if (++entries > MAX_CPU_LIST_ENTRIES) throw invalid(text, `more than ${MAX_CPU_LIST_ENTRIES} elements (the limit on CPU list entries)`);
+  }
   const ranges: Array<[number, number]> = [];
   for (const element of text.split(',')) {
     const match = ELEMENT.exec(element);
@@ -29,8 +41,8 @@ export function parseCpuList(text: string): number[] {
       const what = element.trim() === '' ? 'an empty element' : `"${element.trim()}"`;
       throw invalid(text, `${what} is not a CPU id or range`);
     }
-    const first = toCpuId(text, match[1] as string);
-    const last = match[2] === undefined ? first : toCpuId(text, match[2]);
+    const first = toCpuId(text, match[1] as string, limitExclusive);
+    const last = match[2] === undefined ? first : toCpuId(text, match[2], limitExclusive);
     if (last < first) throw invalid(text, `range ${first}-${last} is descending`);
     ranges.push([first, last]);
   }
@@ -65,9 +77,9 @@ export function formatCpuList(cpus: Iterable<number>): string {
   return parts.join(',');
 }
 
-function toCpuId(text: string, digits: string): number {
+function toCpuId(text: string, digits: string, limitExclusive: number): number {
   const id = Number(digits);
-  if (id >= MAX_CPU_ID_EXCLUSIVE) throw invalid(text, `CPU id ${digits} is not below ${MAX_CPU_ID_EXCLUSIVE}`);
+  if (id >= limitExclusive) throw invalid(text, `CPU id ${digits.length > 12 ? `${digits.slice(0, 12)}…` : digits} is not below ${limitExclusive}`);
   return id;
 }
 

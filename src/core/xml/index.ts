@@ -15,4 +15,5 @@
  */
 export { DomainXml, parseDomainXml, DEFAULT_MAX_XML_BYTES, type ParseOptions } from './document.js';
 export { XmlElement, type InsertPosition } from './node.js';
+export { MAX_ATTRIBUTES_PER_ELEMENT, MAX_ELEMENTS } from './parse.js';
 export type { NewElement } from './render.js';

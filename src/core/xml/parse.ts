@@ -26,6 +26,17 @@ const DQUOTE = 34;
 const HASH = 35;
 const SEMI = 59;
 
+/**
+ * Bounds on what drives allocation, checked as the scan reaches them (before the node is built),
+ * so a hostile document costs at most these, whatever its size. Real domains are far below:
+ * KubeVirt's and libvirt's test domains have a few hundred elements and at most ~10 attributes on
+ * one element; a 4096-vCPU domain with one <vcpupin> each has ~10,000 elements.
+ */
+export const MAX_ELEMENTS = 50_000;
+export const MAX_ATTRIBUTES_PER_ELEMENT = 256;
+/** Above this many attributes the duplicate check switches from a scan to a set (linear overall). */
+const DUP_SCAN_MAX = 16;
+
 const PREDEFINED_ENTITIES = new Set(['lt', 'gt', 'amp', 'apos', 'quot']);
 const XML_DECL = /<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:'1\.[0-9]+'|"1\.[0-9]+")(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(?:'[A-Za-z][A-Za-z0-9._-]*'|"[A-Za-z][A-Za-z0-9._-]*"))?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(?:'(?:yes|no)'|"(?:yes|no)"))?[ \t\r\n]*\?>/y;
 
@@ -56,6 +67,7 @@ class Tokenizer {
   private nextAmp = -1;
   private nextCdataEnd = -1;
   private nextLt = -1;
+  private elements = 0;
   pos = 0;
 
   constructor(
@@ -175,8 +187,10 @@ class Tokenizer {
   private startTag(p: number, parent: XmlElement | null): XmlElement {
     const s = this.s;
     const nameEnd = this.name(p + 1, 'an element name');
+    if (++this.elements > MAX_ELEMENTS) this.fail(p, `more than ${MAX_ELEMENTS} elements (the limit on elements in one document)`, 'too-large');
     const el = new XmlElement(this.doc, parent, s, p, s.slice(p + 1, nameEnd));
     let prefixed = el.name.indexOf(':') !== -1;
+    let seen: Set<string> | undefined;
     let q = nameEnd;
     for (;;) {
       const wsStart = q;
@@ -211,7 +225,16 @@ class Tokenizer {
       if (lt < vs) lt = this.nextLt = indexOrEnd(s, '<', vs);
       if (lt < ve) this.fail(lt, `'<' is not allowed in the value of attribute ${attrName}`);
       this.checkRefs(vs, ve);
-      for (const a of el.attrs) if (a.name === attrName) this.fail(wsStart, `duplicate attribute ${attrName} on <${el.name}>`);
+      if (el.attrs.length >= MAX_ATTRIBUTES_PER_ELEMENT) {
+        this.fail(wsStart, `more than ${MAX_ATTRIBUTES_PER_ELEMENT} attributes on <${el.name}> (the limit on attributes per element)`, 'too-large');
+      }
+      if (el.attrs.length < DUP_SCAN_MAX) {
+        for (const a of el.attrs) if (a.name === attrName) this.fail(wsStart, `duplicate attribute ${attrName} on <${el.name}>`);
+      } else {
+        seen ??= new Set(el.attrs.map((a) => a.name));
+        if (seen.has(attrName)) this.fail(wsStart, `duplicate attribute ${attrName} on <${el.name}>`);
+        seen.add(attrName);
+      }
       if (!prefixed && attrName.indexOf(':') !== -1) prefixed = true;
       el.attrs.push(new XmlAttr(attrName, wsStart, vs, ve, quote === SQUOTE ? "'" : '"'));
       q = ve + 1;

@@ -1,4 +1,8 @@
 /**
+ * What a start-up warm-up would buy (bench/chain.ts "what if" rows). The server shipped one until
+ * the lean start (docs/hook-server.md): under the sidecar's CPU limit it cost more start-up than
+ * it saved on the first call. Kept here to measure that trade-off.
+ *
  * Warm-up: run the chain once at start on a small KubeVirt-shaped dedicated-CPU domain, so the
  * parser, the hooks, the ABI guard and the serializer are loaded and compiled before the first
  * real migration asks (which otherwise pays tens of milliseconds of lazy loading and JIT).
@@ -6,10 +10,10 @@
  * The domain is embedded rather than shipped as a file: it then travels inside dist/ with the
  * code that needs it, and no path lookup can fail in the image.
  */
-import type { ChainOptions, ChainResult } from '../core/chain.js';
-import { HookRefusal } from '../core/errors.js';
-import type { HookContext } from '../core/hooks/types.js';
-import type { HostCpu, HostTopology } from '../core/topology/index.js';
+import type { ChainOptions, ChainResult } from '../src/core/chain.js';
+import { HookRefusal } from '../src/core/errors.js';
+import type { HookContext } from '../src/core/hooks/types.js';
+import type { HostCpu, HostTopology } from '../src/core/topology/index.js';
 
 /**
  * Shaped like a real KubeVirt dedicated-CPU domain (SMT guest core, isolated emulator, an iothread,

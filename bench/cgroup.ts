@@ -1,0 +1,98 @@
+/**
+ * A real cgroup with a CPU and memory limit, as the kubelet sets them for a container with
+ * `limits: {cpu: 100m, memory: 128Mi}`: cgroup v2 `cpu.max "10000 100000"` and `memory.max`, or
+ * on cgroup v1 `cpu.cfs_quota_us 10000` / `cpu.cfs_period_us 100000` and
+ * `memory.limit_in_bytes`. Needs root (the benchmark machine runs as root). A command runs inside
+ * it from its exec on: a shell writes its own pid into the group, then execs the command.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Limits {
+  /** CPU quota per 100 ms period, in µs (10000 = 100m). */
+  cpuQuotaUs: number;
+  memoryBytes: number;
+}
+
+export const SHIPPED_LIMITS: Limits = { cpuQuotaUs: 10_000, memoryBytes: 128 * 1024 * 1024 };
+
+export interface Cgroup {
+  /** Text for the report: which files were written. */
+  describe: string;
+  /** `sh -c` prefix that moves the shell into the group before it execs the command. */
+  wrap(argv: string[]): string[];
+  remove(): void;
+}
+
+const ROOT = '/sys/fs/cgroup';
+
+function ownV1Path(controller: string): string {
+  for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+    const [, ctrls, p] = line.split(':');
+    if (ctrls?.split(',').includes(controller)) return p ?? '/';
+  }
+  return '/';
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function createCgroup(name: string, limits: Limits): Cgroup {
+  const period = 100_000;
+  if (existsSync(path.join(ROOT, 'cgroup.controllers'))) {
+    const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '/';
+    // A new group beside our own leaf: v2 allows processes only in leaves.
+    const parent = path.join(ROOT, path.dirname(own));
+    const dir = path.join(parent, name);
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'cpu.max'), `${limits.cpuQuotaUs} ${period}`);
+    writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
+    writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+    const procs = path.join(dir, 'cgroup.procs');
+    return {
+      describe: `cgroup v2 ${dir}: cpu.max "${limits.cpuQuotaUs} ${period}", memory.max ${limits.memoryBytes}`,
+      wrap: (argv) => ['/bin/sh', '-c', `echo $$ > ${procs} && exec ${argv.map(shellQuote).join(' ')}`],
+      remove: () => rmdirSync(dir),
+    };
+  }
+  const cpu = path.join(ROOT, 'cpu', ownV1Path('cpu'), name);
+  const mem = path.join(ROOT, 'memory', ownV1Path('memory'), name);
+  mkdirSync(cpu);
+  mkdirSync(mem);
+  writeFileSync(path.join(cpu, 'cpu.cfs_period_us'), String(period));
+  writeFileSync(path.join(cpu, 'cpu.cfs_quota_us'), String(limits.cpuQuotaUs));
+  writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+  const into = `echo $$ > ${path.join(cpu, 'cgroup.procs')} && echo $$ > ${path.join(mem, 'cgroup.procs')}`;
+  return {
+    describe: `cgroup v1 ${cpu} (cpu.cfs_quota_us ${limits.cpuQuotaUs}, cpu.cfs_period_us ${period}) and ${mem} (memory.limit_in_bytes ${limits.memoryBytes})`,
+    wrap: (argv) => ['/bin/sh', '-c', `${into} && exec ${argv.map(shellQuote).join(' ')}`],
+    remove: () => {
+      rmdirSync(cpu);
+      rmdirSync(mem);
+    },
+  };
+}
+
+/** The group's peak memory so far (v2 memory.peak, v1 memory.max_usage_in_bytes), MiB. */
+export function peakMemoryMiB(name: string): number | undefined {
+  const v2 = path.join(ROOT, path.dirname(readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '/'), name, 'memory.peak');
+  const v1 = path.join(ROOT, 'memory', ownV1Path('memory'), name, 'memory.max_usage_in_bytes');
+  for (const f of [v2, v1]) if (existsSync(f)) return Number(readFileSync(f, 'utf8').trim()) / 1048576;
+  return undefined;
+}
+
+/** Throttled time so far (cpu.stat), µs, to show the quota really bit. */
+export function throttledUs(name: string): number | undefined {
+  const v2 = path.join(ROOT, path.dirname(readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1] ?? '/'), name, 'cpu.stat');
+  const v1 = path.join(ROOT, 'cpu', ownV1Path('cpu'), name, 'cpu.stat');
+  for (const f of [v2, v1]) {
+    if (!existsSync(f)) continue;
+    const t = readFileSync(f, 'utf8');
+    const usec = /^throttled_usec (\d+)/m.exec(t)?.[1];
+    if (usec) return Number(usec);
+    const ns = /^throttled_time (\d+)/m.exec(t)?.[1];
+    if (ns) return Number(ns) / 1000;
+  }
+  return undefined;
+}
