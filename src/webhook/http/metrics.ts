@@ -8,12 +8,13 @@ import { METRIC_PREFIX } from '../../shared/metrics.js';
 import { VERSION } from '../../shared/version.js';
 import type { GateState, Mode } from '../admission/types.js';
 import type { AdmitOutcome } from '../admission/admit.js';
+import type { ReloadResult } from './tls.js';
 
 const MODES: Mode[] = ['inject', 'coexist', 'off'];
 
 export interface WebhookMetrics {
   observeAdmission(outcome: Pick<AdmitOutcome, 'result' | 'reason' | 'dryRun'>, seconds: number): void;
-  tlsReload(result: 'success' | 'error'): void;
+  tlsReload(result: ReloadResult): void;
   certificateExpiry(notAfterSeconds: number): void;
 }
 
@@ -68,12 +69,13 @@ export function createWebhookMetrics(registry: Registry, gate: () => GateState):
   });
   const reloads = new Counter({
     name: `${METRIC_PREFIX}tls_reloads_total`,
-    help: 'Serving certificate (re)loads from the cert directory, by result.',
+    help: 'Serving certificate (re)loads from the cert directory, by result (success|error|refused: expired, not yet valid or too weak).',
     labelNames: ['result'] as const,
     registers,
   });
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'error' }, 0);
+  reloads.inc({ result: 'refused' }, 0);
   new Gauge({
     name: `${METRIC_PREFIX}build_info`,
     help: 'Build information of the webhook.',

@@ -6,8 +6,9 @@
  * `..data`. We therefore read both files through the resolved `..data` target (one consistent
  * snapshot), watch the directory with fs.watch (debounced) and also re-check it periodically,
  * because inotify events can be missed (and never arrive on some volume types). A new pair is
- * validated (parsable certificate, key matches) before it replaces the current one; a bad pair
- * is counted and the old one keeps serving.
+ * validated (parsable certificate, key matches) and checked against policy (valid now: not
+ * expired, not yet valid is refused; key at least RSA 2048 or EC 256 bits) before it replaces
+ * the current one; a bad or refused pair is counted and logged, and the old one keeps serving.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
@@ -17,6 +18,23 @@ import { createSecureContext } from 'node:tls';
 import type { Logger } from '../../shared/log.js';
 
 export const MIN_TLS_VERSION = 'TLSv1.2' as const;
+/** The weakest serving keys we load (docs/webhook.md, "TLS"). */
+export const MIN_RSA_BITS = 2048;
+export const MIN_EC_BITS = 256;
+const EC_CURVE_BITS: Record<string, number> = {
+  prime256v1: 256, 'P-256': 256, secp256k1: 256, secp384r1: 384, 'P-384': 384, secp521r1: 521, 'P-521': 521,
+  secp224r1: 224, 'P-224': 224, prime192v1: 192, secp192k1: 192,
+};
+
+/**
+ * A pair that parses and matches but that we will not serve; the message says why. `later`:
+ * not yet valid, so the same bytes may pass a later check (an issuer's clock a little ahead).
+ */
+export class CertRefused extends Error {
+  constructor(message: string, readonly later = false) {
+    super(message);
+  }
+}
 
 export interface CertPair {
   cert: Buffer;
@@ -42,10 +60,42 @@ export function readCertFiles(dir: string): { cert: Buffer; key: Buffer; digest:
   return { cert, key, digest: digestOf(cert, key) };
 }
 
-/** Parse and check a pair: throws when the certificate is unreadable or the key does not match it. */
-export function validateCertPair(cert: Buffer, key: Buffer, digest = digestOf(cert, key)): CertPair {
+/**
+ * Why a parsed certificate must not be served at `nowMs`, or undefined: outside its validity
+ * period, or a public key below MIN_RSA_BITS / MIN_EC_BITS (DSA and unknown curves too).
+ */
+export function certPolicyViolation(x509: X509Certificate, nowMs: number): string | undefined {
+  const from = new Date(x509.validFrom).getTime();
+  const to = new Date(x509.validTo).getTime();
+  if (!(nowMs >= from)) return `not valid before ${new Date(from).toISOString()}`;
+  if (!(nowMs < to)) return `expired at ${new Date(to).toISOString()}`;
+  const pub = x509.publicKey;
+  const type = pub.asymmetricKeyType;
+  const details = pub.asymmetricKeyDetails ?? {};
+  if (type === 'rsa' || type === 'rsa-pss') {
+    const bits = details.modulusLength ?? 0;
+    if (bits < MIN_RSA_BITS) return `RSA key of ${bits} bits; need at least ${MIN_RSA_BITS}`;
+    return undefined;
+  }
+  if (type === 'ec') {
+    const curve = details.namedCurve ?? 'unknown';
+    const bits = EC_CURVE_BITS[curve] ?? 0;
+    if (bits < MIN_EC_BITS) return `EC key on ${curve}; need a curve of at least ${MIN_EC_BITS} bits`;
+    return undefined;
+  }
+  if (type === 'ed25519' || type === 'ed448') return undefined;
+  return `${type ?? 'unknown'} keys are not accepted; use RSA ≥ ${MIN_RSA_BITS} or EC ≥ ${MIN_EC_BITS} bits`;
+}
+
+/**
+ * Parse and check a pair: throws when the certificate is unreadable or the key does not match
+ * it, and CertRefused when it parses but fails the policy (certPolicyViolation).
+ */
+export function validateCertPair(cert: Buffer, key: Buffer, digest = digestOf(cert, key), nowMs = Date.now()): CertPair {
   const x509 = new X509Certificate(cert);
   createSecureContext({ cert, key, minVersion: MIN_TLS_VERSION }); // throws on a key mismatch
+  const refused = certPolicyViolation(x509, nowMs);
+  if (refused) throw new CertRefused(refused, nowMs < new Date(x509.validFrom).getTime());
   const notAfter = Math.floor(new Date(x509.validTo).getTime() / 1000);
   return { cert, key, digest, serialNumber: x509.serialNumber, fingerprint256: x509.fingerprint256, notAfter };
 }
@@ -54,14 +104,20 @@ export interface CertReloaderOptions {
   logger: Logger;
   /** Called with every newly loaded, validated pair (first load included). */
   onLoad(pair: CertPair): void;
-  onResult?(result: 'success' | 'error'): void;
+  onResult?(result: ReloadResult): void;
   pollMs?: number;
   debounceMs?: number;
+  /** Epoch ms; tests move it. */
+  now?: () => number;
 }
+
+/** success: loaded; error: unreadable or key mismatch; refused: parses but fails the policy. */
+export type ReloadResult = 'success' | 'error' | 'refused';
 
 export class CertReloader {
   private pair: CertPair | undefined;
   private lastAttempt: string | undefined;
+  private lastRefused: string | undefined;
   private watcher: FSWatcher | undefined;
   private poll: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
@@ -88,7 +144,7 @@ export class CertReloader {
     if (files.digest === this.pair?.digest || files.digest === this.lastAttempt) return false;
     this.lastAttempt = files.digest;
     try {
-      const pair = validateCertPair(files.cert, files.key, files.digest);
+      const pair = validateCertPair(files.cert, files.key, files.digest, (this.opts.now ?? Date.now)());
       this.opts.onLoad(pair);
       const first = this.pair === undefined;
       this.pair = pair;
@@ -99,6 +155,18 @@ export class CertReloader {
       );
       return true;
     } catch (err) {
+      if (err instanceof CertRefused) {
+        // Not yet valid: look again at the next poll. Counted and logged once per pair either way.
+        if (err.later) this.lastAttempt = undefined;
+        if (this.lastRefused === files.digest) return false;
+        this.lastRefused = files.digest;
+        this.opts.onResult?.('refused');
+        this.opts.logger.error(
+          { dir: this.dir, reason: err.message, serving: this.pair?.serialNumber ?? null },
+          this.pair ? 'serving certificate refused; keeping the previous one' : 'serving certificate refused; not serving until a valid one appears',
+        );
+        return false;
+      }
       // Often a read racing a half-done update; the next event or poll retries with new bytes.
       this.opts.onResult?.('error');
       this.opts.logger.warn({ dir: this.dir, err: (err as Error).message }, 'serving certificate rejected; keeping the previous one');
