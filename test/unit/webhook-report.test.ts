@@ -11,7 +11,8 @@ import { readKey } from '../../src/webhook/http/report-setup.js';
 import { parseWebhookSettings } from '../../src/webhook/config/settings.js';
 import { reportEnvFor } from '../../src/webhook/admission/report-env.js';
 import { REPORT_ENV } from '../../src/webhook/admission/inject.js';
-import { mintToken, verifyToken, type TokenClaims } from '../../src/webhook/admission/token.js';
+import { mintToken, SIGNATURE_LENGTH, verifyToken, type TokenClaims } from '../../src/webhook/admission/token.js';
+import { createHmac } from 'node:crypto';
 import { buildReport, identityFromToken } from '../../src/server/report.js';
 import { parseReportTarget } from '../../src/server/report-settings.js';
 import { parseReport, reportableHooks } from '../../src/protocol/report-wire.js';
@@ -47,6 +48,59 @@ describe('report tokens', () => {
 
   test.each([undefined, '', 'v1.x', 'v2.a.b', 'a.b.c.d', 'v1.' + 'a'.repeat(3000) + '.b'])('malformed or missing: %p', (t) => {
     expect(verifyToken(KEY, t, 0).ok).toBe(false);
+  });
+});
+
+describe('report tokens: one spelling only (issue 12, item 7)', () => {
+  const token = mintToken(KEY, { ...CLAIMS, n: 'bm9uY2Utbm9uY2U' });
+  const [v, payload, sig] = token.split('.') as [string, string, string];
+  const now = 1_900_000_000;
+
+  test('the canonical token verifies, nonce included', () => {
+    expect(verifyToken(KEY, token, now)).toEqual({ ok: true, claims: { ...CLAIMS, n: 'bm9uY2Utbm9uY2U' } });
+    expect(sig).toHaveLength(SIGNATURE_LENGTH);
+  });
+
+  test('trailing characters after the signature or the payload → malformed', () => {
+    for (const t of [`${token}A`, `${token}=`, `${token} `, `${token}.`, `${v}.${payload}A.${sig}`, `${token}\n`]) {
+      expect(verifyToken(KEY, t, now)).toEqual({ ok: false, reason: 'malformed' });
+    }
+  });
+
+  test('standard base64 (+ and /) or padding instead of url-safe unpadded → malformed', () => {
+    const std = Buffer.from(sig, 'base64url').toString('base64');
+    expect(std).not.toBe(sig);
+    expect(verifyToken(KEY, `${v}.${payload}.${std}`, now)).toEqual({ ok: false, reason: 'malformed' });
+    // A payload whose bytes encode with '-' and '_' (>>, ??): spelt with '+' and '/' it must fail.
+    const odd = mintToken(KEY, { ...CLAIMS, vmi: '>>>???' });
+    const [, oddPayload, oddSig] = odd.split('.') as [string, string, string];
+    const stdPayload = Buffer.from(oddPayload, 'base64url').toString('base64').replace(/=+$/, '');
+    expect(stdPayload).toMatch(/[+/]/);
+    expect(verifyToken(KEY, odd, now).ok).toBe(true);
+    expect(verifyToken(KEY, `${v}.${stdPayload}.${oddSig}`, now)).toEqual({ ok: false, reason: 'malformed' });
+    expect(verifyToken(KEY, `${v}.${oddPayload}=.${oddSig}`, now)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  test('the same signature bytes spelt with other trailing bits → malformed', () => {
+    // 43 characters carry 258 bits for 256: the last character has 2 spare bits.
+    const last = sig[42] as string;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const sibling = alphabet[(alphabet.indexOf(last) ^ 1)] as string;
+    const variant = `${v}.${payload}.${sig.slice(0, 42)}${sibling}`;
+    expect(Buffer.from(variant.split('.')[2] as string, 'base64url').equals(Buffer.from(sig, 'base64url'))).toBe(true);
+    expect(verifyToken(KEY, variant, now)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  test('a payload signed with the key but not in the one JSON spelling → malformed', () => {
+    const sign = (p: string) => createHmac('sha256', KEY).update(`v1.${p}`).digest('base64url');
+    const spaced = Buffer.from(JSON.stringify(CLAIMS, null, 1)).toString('base64url');
+    expect(verifyToken(KEY, `v1.${spaced}.${sign(spaced)}`, now)).toEqual({ ok: false, reason: 'malformed' });
+    const reordered = Buffer.from(JSON.stringify({ gn: CLAIMS.gn, ns: CLAIMS.ns, vmi: CLAIMS.vmi, exp: CLAIMS.exp })).toString('base64url');
+    expect(verifyToken(KEY, `v1.${reordered}.${sign(reordered)}`, now)).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  test('two pods with the same claims get different tokens through their nonces', () => {
+    expect(mintToken(KEY, { ...CLAIMS, n: 'AAAA' })).not.toBe(mintToken(KEY, { ...CLAIMS, n: 'AAAB' }));
   });
 });
 

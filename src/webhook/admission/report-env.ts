@@ -15,6 +15,8 @@ export interface ReportMinting {
   ttlSeconds: number;
   /** Unix seconds at the time of the admission. */
   nowSeconds: number;
+  /** Fresh random text per admission (the token's nonce): the caller draws it, so this stays pure. */
+  nonce?: string;
 }
 
 /** The VMI's name on a launcher pod (KubeVirt sets it as a label). */
@@ -31,6 +33,7 @@ export function reportEnvFor(pod: unknown, namespace: string, gate: GateState, c
     gn: text(metadata.generateName) || text(metadata.name),
     vmi,
     exp: Math.floor(cfg.nowSeconds) + cfg.ttlSeconds,
+    ...(cfg.nonce !== undefined ? { n: cfg.nonce } : {}),
   });
   return { url: cfg.url, caBundle: cfg.caBundle, token, ...(gate.kubevirtVersion ? { kubevirtVersion: gate.kubevirtVersion } : {}) };
 }

@@ -1,8 +1,14 @@
 /**
  * Report tokens: minted at injection time, checked on every /report. A token is
- *   v1.<base64url(JSON {ns, gn, vmi, exp})>.<base64url(HMAC-SHA256(key, "v1." + payload))>
- * The payload names the pod (namespace, generateName, VMI) and an expiry (Unix seconds); the
+ *   v1.<base64url(JSON {ns, gn, vmi, exp, n})>.<base64url(HMAC-SHA256(key, "v1." + payload))>
+ * The payload names the pod (namespace, generateName, VMI), an expiry (Unix seconds) and a
+ * random nonce `n` that makes every pod's token unique (the replay bound counts per token); the
  * webhook logs a report under the identity the token proves, never under what the body claims.
+ *
+ * One spelling only: both parts are unpadded url-safe base64 in canonical form (re-encoding the
+ * decoded bytes gives the same text, so no padding, no `+`/`/`, no stray trailing bits or
+ * characters), the signature is exactly 43 characters, and the payload is the exact JSON that
+ * mintToken writes for its claims. Any other spelling of a valid token is `malformed`.
  * The key is a Secret only the webhook reads (docs/webhook.md, "Hook reports"), shared by all
  * replicas, so any replica can check a token another one minted. Pure: key and clock passed in.
  */
@@ -23,6 +29,8 @@ export interface TokenClaims {
   vmi: string;
   /** Expiry, Unix seconds. */
   exp: number;
+  /** Random nonce (base64url), unique per minted token; absent in tokens minted before 0.2. */
+  n?: string;
 }
 
 export type TokenVerdict =
@@ -33,16 +41,32 @@ function sign(key: Buffer, signed: string): Buffer {
   return createHmac('sha256', key).update(signed).digest();
 }
 
+/** The one JSON text of a claim set: fixed key order, `n` only when present. */
+function claimsJson(c: TokenClaims): string {
+  return JSON.stringify({ ns: c.ns, gn: c.gn, vmi: c.vmi, exp: c.exp, ...(c.n !== undefined ? { n: c.n } : {}) });
+}
+
+/** 32 bytes of HMAC-SHA256 in unpadded base64url. */
+export const SIGNATURE_LENGTH = 43;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/** Unpadded url-safe base64 that decodes and re-encodes to itself. */
+function canonicalBase64url(text: string): Buffer | undefined {
+  if (!B64URL.test(text) || text.length % 4 === 1) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
 export function mintToken(key: Buffer, claims: TokenClaims): string {
-  const payload = Buffer.from(JSON.stringify({ ns: claims.ns, gn: claims.gn, vmi: claims.vmi, exp: claims.exp })).toString('base64url');
+  const payload = Buffer.from(claimsJson(claims)).toString('base64url');
   const signed = `${VERSION}.${payload}`;
   return `${signed}.${sign(key, signed).toString('base64url')}`;
 }
 
 const isClaims = (v: unknown): v is TokenClaims => {
   const o = v as Record<string, unknown>;
-  return v !== null && typeof v === 'object' && typeof o.ns === 'string' && typeof o.gn === 'string' && typeof o.vmi === 'string'
-    && typeof o.exp === 'number' && Number.isFinite(o.exp);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof o.ns === 'string' && typeof o.gn === 'string' && typeof o.vmi === 'string'
+    && typeof o.exp === 'number' && Number.isSafeInteger(o.exp) && (o.n === undefined || (typeof o.n === 'string' && B64URL.test(o.n)));
 };
 
 /** Signature first (constant time), then expiry: an expired forgery is a forgery. */
@@ -52,16 +76,21 @@ export function verifyToken(key: Buffer, token: string | undefined, nowSeconds: 
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== VERSION) return { ok: false, reason: 'malformed' };
   const [, payload, signature] = parts as [string, string, string];
+  if (signature.length !== SIGNATURE_LENGTH) return { ok: false, reason: 'malformed' };
+  const given = canonicalBase64url(signature);
+  const payloadBytes = canonicalBase64url(payload);
+  if (!given || !payloadBytes) return { ok: false, reason: 'malformed' };
   const expected = sign(key, `${VERSION}.${payload}`);
-  const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
   let claims: unknown;
+  const text = payloadBytes.toString('utf8');
   try {
-    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    claims = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  if (!isClaims(claims)) return { ok: false, reason: 'malformed' };
+  // Signed by us yet not in our one spelling: never minted by this code.
+  if (!isClaims(claims) || claimsJson(claims) !== text) return { ok: false, reason: 'malformed' };
   if (claims.exp <= nowSeconds) return { ok: false, reason: 'expired' };
   return { ok: true, claims };
 }
