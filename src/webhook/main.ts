@@ -1,7 +1,8 @@
 /**
- * `premigration-hooks webhook`: settings → gate provider → HTTPS admission server + metrics
- * server, until SIGTERM. On SIGTERM it reports unready first (so endpoints drop it), then
- * stops accepting, lets in-flight admissions finish, and exits 0.
+ * `premigration-hooks webhook`: settings → gate provider → HTTPS admission server, HTTPS report
+ * server and metrics server, until SIGTERM. On SIGTERM it reports unready first (so endpoints
+ * drop it) and answers with `Connection: close` meanwhile, then stops accepting, closes idle
+ * keep-alive sockets, lets in-flight requests finish, and exits 0.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { VERSION } from '../shared/version.js';
 import { createLogger } from '../shared/log.js';
 import { createRegistry } from '../shared/metrics.js';
-import { createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './http/app.js';
+import { createReportApp, createWebhookApp, startMetricsServer, startWebhookServer, type WebhookServer } from './http/app.js';
+import { ConcurrencyLimiter } from './http/limiter.js';
 import { createWebhookMetrics } from './http/metrics.js';
 import { closeTheLoop } from './http/report-setup.js';
 import { parseWebhookSettings, usage, wantsHelp, type WebhookSettings } from './config/settings.js';
@@ -70,39 +72,55 @@ export async function main(argv: string[]): Promise<number> {
     logger.warn({ dir: devDir }, 'serving a generated self-signed certificate (development only)');
   }
   const certDir = devDir ?? (settings.tlsCertDir as string);
+  let stopping = false;
+  const isStopping = (): boolean => stopping;
+  const limiter = new ConcurrencyLimiter({ active: settings.admission.maxConcurrent, queue: settings.admission.queue, waitMs: settings.admission.queueWaitMs });
   // /validate and hook reports; in dev mode the self-signed cert is its own CA.
-  const loop = closeTheLoop(settings, { registry, logger, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
+  const loop = closeTheLoop(settings, { registry, logger, limiter, stopping: isStopping, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
 
-  // The first certificate may load before the server exists (it is then passed at creation).
-  const serving: { server?: WebhookServer } = {};
+  // The first certificate may load before the servers exist (it is then passed at creation).
+  const serving: WebhookServer[] = [];
   const certs = new CertReloader(certDir, {
     logger,
     pollMs: settings.certPollMs,
     onLoad: (pair) => {
       metrics.certificateExpiry(pair.notAfter);
-      serving.server?.setCertificate(pair);
+      for (const s of serving) s.setCertificate(pair);
     },
     onResult: (result) => metrics.tlsReload(result),
   });
   certs.start();
 
-  let stopping = false;
   const app = createWebhookApp({
     state: () => ({ gate: gate.current(), settings: settings.inject, ...(watches.cluster ? { cluster: watches.cluster } : {}), ...loop.admitState() }),
     routes: loop.routes,
     // Ready once the gate is decided and (with --namespace-limits check) quotas and limit ranges are listed.
     ready: () => !stopping && certs.current() !== undefined && watches.synced(),
+    stopping: isStopping,
     metrics,
     logger,
     maxBodyBytes: settings.maxBodyBytes,
+    limiter,
   });
+  const bounds = settings.connections;
   const current = certs.current();
-  const server = await startWebhookServer({ app, port: settings.port, host: settings.bindAddress, ...(current ? { certificate: current } : {}) });
-  serving.server = server;
-  const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger);
+  const tls = current ? { certificate: current } : {};
+  const server = await startWebhookServer({ app, port: settings.port, host: settings.bindAddress, bounds, ...tls });
+  const reportServer = await startWebhookServer({
+    app: createReportApp({ routes: loop.reportRoutes, stopping: isStopping }), port: settings.reportPort, host: settings.bindAddress, bounds, ...tls,
+  });
+  serving.push(server, reportServer);
+  // A pair loaded between the first read and the listeners' start.
+  const latest = certs.current();
+  if (latest && latest !== current) for (const s of serving) s.setCertificate(latest);
+  const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger, bounds);
   watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
   logger.info(
-    { version: VERSION, port: server.port, metricsPort: metricsServer.port, gateSource: settings.gateSource, sidecarMode: settings.inject.sidecarMode, injectPolicy: settings.inject.injectPolicy, namespaceLimits: settings.namespaceLimits, image: settings.inject.image },
+    {
+      version: VERSION, port: server.port, reportPort: reportServer.port, metricsPort: metricsServer.port, gateSource: settings.gateSource,
+      sidecarMode: settings.inject.sidecarMode, injectPolicy: settings.inject.injectPolicy, namespaceLimits: settings.namespaceLimits,
+      image: settings.inject.image, maxBodyBytes: settings.maxBodyBytes, admission: settings.admission,
+    },
     'webhook listening',
   );
 
@@ -113,8 +131,9 @@ export async function main(argv: string[]): Promise<number> {
   stopping = true;
   logger.info({ signal, delayMs: settings.shutdownDelayMs }, 'shutting down: unready, then closing');
   await sleep(settings.shutdownDelayMs);
-  await server.close();
-  await metricsServer.close();
+  // Idle keep-alive sockets close now; in-flight requests finish (bounded by the request deadline).
+  const grace = settings.connections.requestTimeoutMs + 1_000;
+  await Promise.all([server.close(grace), reportServer.close(grace), metricsServer.close(grace)]);
   certs.stop();
   await watches.stop();
   if (devDir) rmSync(devDir, { recursive: true, force: true });

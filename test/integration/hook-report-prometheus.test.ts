@@ -129,7 +129,7 @@ describe('Prometheus scrapes hook outcomes aggregated by the webhook (real prome
     expect(all.length).toBeGreaterThan(0);
     for (const s of all) {
       expect(Object.keys(s.metric).sort()).toEqual(expect.arrayContaining(['__name__', 'instance', 'job']));
-      expect(Object.keys(s.metric).filter((k) => !['__name__', 'instance', 'job', 'hook', 'result', 'le'].includes(k))).toEqual([]);
+      expect(Object.keys(s.metric).filter((k) => !['__name__', 'instance', 'job', 'hook', 'result', 'le', 'reason'].includes(k))).toEqual([]);
       expect(JSON.stringify(s.metric)).not.toMatch(/prod-db|db-pinned|virt-launcher/);
     }
   });

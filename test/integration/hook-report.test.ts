@@ -60,7 +60,7 @@ describe('hook reports: in-pod server → webhook /report → webhook metrics (r
   });
 
   test('the webhook injected a report URL, its own certificate as the CA bundle, and a token', () => {
-    expect(env[REPORT_ENV.url]).toBe(`https://127.0.0.1:${webhook.port}/report`);
+    expect(env[REPORT_ENV.url]).toBe(`https://127.0.0.1:${webhook.reportPort}/report`);
     expect(env[REPORT_ENV.caBundle]).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(env[REPORT_ENV.token]).toMatch(/^v1\.[\w-]+\.[\w-]+$/);
     expect(server.logs().find((l) => l.msg === 'hook reports enabled')).toBeDefined();
@@ -108,7 +108,7 @@ describe('hook reports: in-pod server → webhook /report → webhook metrics (r
   test('a forged token (another key) → 401, counted, nothing recorded', async () => {
     const forged = mintToken(Buffer.from('an-attacker-key-an-attacker-key-0123456789'), { ns: 'x', gn: 'x-', vmi: 'x', exp: 4_000_000_000 });
     const before = await webhook.metrics();
-    const r = await httpsRequest(webhook.port, 'POST', '/report', {
+    const r = await httpsRequest(webhook.reportPort, 'POST', '/report', {
       body: { schema: 1, op: 'migrate', result: 'failed', durationMs: 1, hooks: [{ name: 'chain', result: 'failed' }] },
       headers: { authorization: `Bearer ${forged}` },
       ca: env[REPORT_ENV.caBundle] as string,
@@ -120,13 +120,13 @@ describe('hook reports: in-pod server → webhook /report → webhook metrics (r
   });
 
   test('no token at all → 401', async () => {
-    const r = await httpsRequest(webhook.port, 'POST', '/report', { body: {}, ca: env[REPORT_ENV.caBundle] as string });
+    const r = await httpsRequest(webhook.reportPort, 'POST', '/report', { body: {}, ca: env[REPORT_ENV.caBundle] as string });
     expect(r.status).toBe(401);
   });
 
   test('an expired token signed with the real key → 403, counted', async () => {
     const expired = mintToken(Buffer.from(REPORT_KEY), { ns: 'prod-db', gn: 'virt-launcher-db-pinned-', vmi: 'db-pinned', exp: Math.floor(Date.now() / 1000) - 60 });
-    const r = await httpsRequest(webhook.port, 'POST', '/report', {
+    const r = await httpsRequest(webhook.reportPort, 'POST', '/report', {
       body: { schema: 1, op: 'migrate', result: 'failed', durationMs: 1, hooks: [] },
       headers: { authorization: `Bearer ${expired}` },
       ca: env[REPORT_ENV.caBundle] as string,
@@ -151,7 +151,7 @@ describe('hook reports: in-pod server → webhook /report → webhook metrics (r
   }, 20_000);
 
   test('a report naming a hook we do not ship → 400 (labels stay bounded)', async () => {
-    const r = await httpsRequest(webhook.port, 'POST', '/report', {
+    const r = await httpsRequest(webhook.reportPort, 'POST', '/report', {
       body: { schema: 1, op: 'migrate', result: 'changed', durationMs: 1, hooks: [{ name: 'made-up', result: 'changed' }] },
       headers: { authorization: `Bearer ${env[REPORT_ENV.token]}` },
       ca: env[REPORT_ENV.caBundle] as string,

@@ -59,9 +59,22 @@ describe('must survive over HTTPS', () => {
     const res = await post('{"apiVersion": "admission.k8s.io/v1", "request": {');
     expect(res.status).toBe(400);
   });
-  test('a body that is not JSON at all → 400', async () => {
-    expect((await post('hello', 'text/plain')).status).toBe(400);
+  test('a body that is not application/json → 415 (its own reason, not "internal")', async () => {
+    const res = await post('hello', 'text/plain');
+    expect(res.status).toBe(415);
+    expect(res.body.error).toBe('unsupported-media-type');
+    expect((await post('{}', 'application/json; charset=latin1')).status).toBe(415);
+    const gz = await request(wh.url).post('/mutate').ca(wh.ca).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('{}');
+    expect(gz.status).toBe(415);
   });
+  test('every JSON body gets 200 and allowed: true, even null, 5, "x", [] (counted as bad-review)', async () => {
+    for (const body of ['null', '5', '"x"', '[]', 'true']) {
+      const res = await post(body);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '', allowed: true } });
+    }
+  });
+
   test('an oversize AdmissionReview → 413, and the server keeps serving', async () => {
     const big = golden('kv17-dedicated-cpu');
     big.request.object.metadata.annotations['example.com/blob'] = 'x'.repeat(300 * 1024);
@@ -137,7 +150,9 @@ describe('metrics after requests', () => {
     expect(value('premigration_hooks_admission_requests_total{result="skipped",reason="mode-off",dry_run="false"}')).toBe(1);
     expect(value('premigration_hooks_admission_requests_total{result="error",reason="too-large",dry_run="false"}')).toBe(1);
     expect(value('premigration_hooks_admission_requests_total{result="error",reason="malformed-json",dry_run="false"}')).toBe(1);
-    expect(value('premigration_hooks_admission_requests_total{result="error",reason="bad-review",dry_run="false"}')).toBe(2);
+    expect(value('premigration_hooks_admission_requests_total{result="error",reason="bad-review",dry_run="false"}')).toBe(7);
+    expect(value('premigration_hooks_admission_requests_total{result="error",reason="unsupported-media-type",dry_run="false"}')).toBe(3);
+    expect(text).not.toContain('reason="internal"');
     expect(value('premigration_hooks_admission_duration_seconds_count{result="injected"}')).toBeGreaterThanOrEqual(3);
     expect(value('premigration_hooks_mode{mode="inject"}')).toBe(1);
     expect(value('premigration_hooks_mode{mode="off"}')).toBe(0);

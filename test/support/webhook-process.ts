@@ -15,13 +15,15 @@ export interface WebhookProcess {
   child: ChildProcess;
   port: number;
   metricsPort: number;
+  /** /report listens here, not on the admission port. */
+  reportPort: number;
   keyFile: string;
   logs(): Array<Record<string, unknown>>;
   metrics(): Promise<string>;
 }
 
 export async function startWebhookProcess(dir: string, opts: { image: string; extra?: string[] }): Promise<WebhookProcess> {
-  const [port, metricsPort] = [await freePort(), await freePort()];
+  const [port, metricsPort, reportPort] = [await freePort(), await freePort(), await freePort()];
   const keyFile = path.join(dir, 'report.key');
   // As `kubectl create secret generic --from-file` would leave it: with a trailing newline.
   writeFileSync(keyFile, `${REPORT_KEY}\n`, { mode: 0o600 });
@@ -30,7 +32,7 @@ export async function startWebhookProcess(dir: string, opts: { image: string; ex
     [
       CLI, 'webhook', '--dev-self-signed', '--gate-source', 'always', '--bind-address', '127.0.0.1',
       '--port', String(port), '--metrics-port', String(metricsPort), '--image', opts.image, '--log-level', 'info',
-      '--report-url', `https://127.0.0.1:${port}/report`, '--report-key-file', keyFile,
+      '--report-port', String(reportPort), '--report-url', `https://127.0.0.1:${reportPort}/report`, '--report-key-file', keyFile,
       // No cluster here: nothing to learn versions or namespace limits from.
       '--sidecar-mode', 'native', '--namespace-limits', 'ignore', ...(opts.extra ?? []),
     ],
@@ -52,6 +54,7 @@ export async function startWebhookProcess(dir: string, opts: { image: string; ex
     child,
     port,
     metricsPort,
+    reportPort,
     keyFile,
     logs,
     metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),

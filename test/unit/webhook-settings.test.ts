@@ -10,7 +10,7 @@ describe('parseWebhookSettings', () => {
     const s = parseWebhookSettings(base);
     expect(s).toMatchObject({
       tlsCertDir: '/etc/webhook/certs', devSelfSigned: false, port: 8443, metricsPort: 8080, bindAddress: '::',
-      gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: false, maxBodyBytes: 4 * 1024 * 1024,
+      gateSource: 'kubevirt', kubevirtNamespace: 'kubevirt', watchTargetPods: false, maxBodyBytes: 3 * 1024 * 1024 + 256 * 1024, reportPort: 8444,
       logLevel: 'info', shutdownDelayMs: 5000, namespaceLimits: 'check',
     });
     expect(s.inject).toEqual({

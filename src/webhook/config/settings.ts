@@ -36,7 +36,20 @@ export interface WebhookSettings {
   /** The CA bundle injected into pods for the report URL (default: <tls-cert-dir>/ca.crt; dev: the self-signed cert). */
   caBundleFile?: string;
   reportTokenTtlSeconds: number;
+  /** HTTPS port of /report (target pods reach it; the admission port only the apiserver). */
+  reportPort: number;
+  /** Bound on concurrent admissions (/mutate + /validate) and on those waiting for a slot. */
+  admission: { maxConcurrent: number; queue: number; queueWaitMs: number };
+  /** Connection bounds of every listener (src/webhook/http/connection.ts). */
+  connections: { handshakeTimeoutMs: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
 }
+
+/**
+ * The apiserver refuses JSON request bodies above 3 MiB (MaxRequestBodyBytes), and an
+ * AdmissionReview for CREATE carries the object once; 256 KiB more covers the envelope
+ * (request metadata, userInfo) and what defaulting and earlier webhooks add. docs/webhook.md.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 256 * 1024;
 
 const FLAGS: FlagTable = {
   'tls-cert-dir': { env: 'TLS_CERT_DIR', help: 'directory with tls.crt and tls.key (a mounted Secret; reloaded on change)' },
@@ -62,7 +75,16 @@ const FLAGS: FlagTable = {
   'sidecar-memory': { env: 'SIDECAR_MEMORY', help: 'memory request=limit in Guaranteed pods (default 128Mi)' },
   'sidecar-cpu-request': { env: 'SIDECAR_CPU_REQUEST', help: 'cpu request in Burstable pods (default 10m)' },
   'sidecar-memory-request': { env: 'SIDECAR_MEMORY_REQUEST', help: 'memory request in Burstable pods (default 64Mi)' },
-  'max-body-bytes': { env: 'MAX_BODY_BYTES', help: 'largest AdmissionReview accepted, else 413 (default 4194304)' },
+  'max-body-bytes': { env: 'MAX_BODY_BYTES', help: `largest AdmissionReview accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})` },
+  'report-port': { env: 'REPORT_PORT', help: 'HTTPS port for /report from target pods (default 8444)' },
+  'max-concurrent-admissions': { env: 'MAX_CONCURRENT_ADMISSIONS', help: 'admissions decoded and decided at once (default 4)' },
+  'admission-queue': { env: 'ADMISSION_QUEUE', help: 'admissions waiting for a slot; more get 503 (default 16)' },
+  'admission-queue-wait-ms': { env: 'ADMISSION_QUEUE_WAIT_MS', help: 'longest wait for a slot, then 503 (default 2000)' },
+  'handshake-timeout-ms': { env: 'HANDSHAKE_TIMEOUT_MS', help: 'TLS handshake deadline per connection (default 5000)' },
+  'header-timeout-ms': { env: 'HEADER_TIMEOUT_MS', help: 'deadline for a request\'s headers (default 5000)' },
+  'request-timeout-ms': { env: 'REQUEST_TIMEOUT_MS', help: 'deadline for a whole request, body included (default 10000)' },
+  'keep-alive-timeout-ms': { env: 'KEEP_ALIVE_TIMEOUT_MS', help: 'idle keep-alive connections are closed after this (default 30000)' },
+  'max-connections': { env: 'MAX_CONNECTIONS', help: 'concurrent connections per listener; more are dropped (default 512)' },
   'cert-poll-ms': { env: 'CERT_POLL_MS', help: 'fallback check of the cert directory (default 10000)' },
   'shutdown-delay-ms': { env: 'SHUTDOWN_DELAY_MS', help: 'on SIGTERM, report unready this long before closing (default 5000)' },
   'log-level': { env: 'LOG_LEVEL', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
@@ -117,7 +139,8 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
   const logLevel = oneOf<LogLevel>('log-level', f.get('log-level'), ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
   const port_ = port('port', f.get('port'), 8443);
   const metricsPort = port('metrics-port', f.get('metrics-port'), 8080);
-  if (port_ === metricsPort) throw new InputError('--port and --metrics-port must differ');
+  const reportPort = port('report-port', f.get('report-port'), 8444);
+  if (new Set([port_, metricsPort, reportPort]).size !== 3) throw new InputError('--port, --metrics-port and --report-port must differ');
   const kubevirtNamespace = f.get('kubevirt-namespace') ?? 'kubevirt';
   if (!isDnsLabel(kubevirtNamespace)) {
     throw new InputError(`--kubevirt-namespace is not a valid namespace name: "${kubevirtNamespace}"`);
@@ -133,7 +156,14 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') } : {}),
     watchTargetPods: bool(f, 'watch-target-pods'),
     namespaceLimits: oneOf('namespace-limits', f.get('namespace-limits'), ['check', 'ignore'] as const, 'check'),
-    maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), 4 * 1024 * 1024),
+    maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES),
+    reportPort,
+    admission: {
+      maxConcurrent: parsePositiveInt('--max-concurrent-admissions', f.get('max-concurrent-admissions'), 4),
+      queue: parseNonNegativeInt('--admission-queue', f.get('admission-queue'), 16),
+      queueWaitMs: parsePositiveInt('--admission-queue-wait-ms', f.get('admission-queue-wait-ms'), 2000),
+    },
+    connections: connectionFlags(f),
     certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),
     shutdownDelayMs: parseNonNegativeInt('--shutdown-delay-ms', f.get('shutdown-delay-ms'), 5_000),
     logLevel,
@@ -182,4 +212,17 @@ function reportFlags(f: ReadonlyMap<string, string>): Pick<WebhookSettings, 'rep
     ...(caBundleFile !== undefined ? { caBundleFile } : {}),
     reportTokenTtlSeconds: parsePositiveInt('--report-token-ttl', f.get('report-token-ttl'), 86_400),
   };
+}
+
+function connectionFlags(f: ReadonlyMap<string, string>): WebhookSettings['connections'] {
+  const c = {
+    handshakeTimeoutMs: parsePositiveInt('--handshake-timeout-ms', f.get('handshake-timeout-ms'), 5_000),
+    headersTimeoutMs: parsePositiveInt('--header-timeout-ms', f.get('header-timeout-ms'), 5_000),
+    requestTimeoutMs: parsePositiveInt('--request-timeout-ms', f.get('request-timeout-ms'), 10_000),
+    keepAliveTimeoutMs: parsePositiveInt('--keep-alive-timeout-ms', f.get('keep-alive-timeout-ms'), 30_000),
+    maxConnections: parsePositiveInt('--max-connections', f.get('max-connections'), 512),
+  };
+  // Node refuses a header deadline past the request deadline; say so in our words.
+  if (c.headersTimeoutMs > c.requestTimeoutMs) throw new InputError('--header-timeout-ms must not exceed --request-timeout-ms');
+  return c;
 }

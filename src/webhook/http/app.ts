@@ -1,14 +1,24 @@
 /**
- * HTTP shells around the pure core: the HTTPS admission server (/mutate, /healthz, /readyz)
- * and the plain-HTTP metrics server (/metrics). No decision is made here.
+ * HTTP shells around the pure core, each in the shape decode → handle → respond:
+ *   - the HTTPS admission server (/mutate, /validate, /healthz, /readyz) on --port, which only
+ *     the apiserver (and the kubelet's probes) need to reach;
+ *   - the HTTPS report server (/report) on --report-port, which target pods reach;
+ *   - the plain-HTTP metrics server (/metrics) on --metrics-port.
+ * No decision is made here: decoding is body.ts, the decision and its outcome mapping are pure
+ * (answer.ts), and this file reads, calls and writes. Every listener gets the same connection
+ * bounds (connection.ts): handshake, header, request and keep-alive timeouts and a connection cap.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
-import { admit, type AdmitState } from '../admission/admit.js';
+import type { AdmitState } from '../admission/admit.js';
+import { decodeJsonRequest } from './body.js';
+import { handleMutate, mutateOverloaded, type HttpAnswer, type LogLine } from './answer.js';
+import { ConcurrencyLimiter, DEFAULT_LIMITS } from './limiter.js';
+import { applyConnectionBounds, DEFAULT_BOUNDS, drain, httpServerOptions, type ConnectionBounds } from './connection.js';
 import type { WebhookMetrics } from './metrics.js';
 import { MIN_TLS_VERSION, type CertPair } from './tls.js';
 
@@ -16,17 +26,50 @@ export interface WebhookAppOptions {
   /** Read per request, so a mode change applies to the next admission. */
   state(): AdmitState;
   ready(): boolean;
+  /** True once SIGTERM arrived: every answer then closes its connection (drain). */
+  stopping?: () => boolean;
   metrics: WebhookMetrics;
   logger: Logger;
   maxBodyBytes: number;
-  /** More HTTPS endpoints (/validate, /report), mounted before the error handler. */
+  /** Shared by /mutate and /validate: the bound on concurrent admissions (default: the flags' defaults). */
+  limiter?: ConcurrencyLimiter;
+  /** More admission endpoints (/validate), mounted after /mutate. */
   routes?: Array<(app: express.Express) => void>;
 }
 
-export function createWebhookApp(opts: WebhookAppOptions): express.Express {
+/** Write an answer; `close` asks the client to open a new connection next time. */
+export function respond(res: Response, answer: HttpAnswer, stopping = false): void {
+  if (answer.close || stopping) res.setHeader('Connection', 'close');
+  if (answer.status === 204 || answer.body === undefined) res.status(answer.status).end();
+  else res.status(answer.status).json(answer.body);
+}
+
+export function writeLog(logger: Logger, line: LogLine): void {
+  logger[line.level](line.fields, line.msg);
+}
+
+/** Unknown paths and methods: 404 as plain text, on every HTTPS listener. */
+function notFound(app: express.Express): void {
+  app.use((_req: Request, res: Response) => {
+    res.status(404).type('text/plain').send('not found\n');
+  });
+}
+
+function baseApp(stopping: () => boolean): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use((_req, res, next) => {
+    if (stopping()) res.setHeader('Connection', 'close');
+    next();
+  });
+  return app;
+}
+
+export function createWebhookApp(opts: WebhookAppOptions): express.Express {
+  const stopping = opts.stopping ?? (() => false);
+  const limiter = opts.limiter ?? new ConcurrencyLimiter(DEFAULT_LIMITS);
+  const app = baseApp(stopping);
 
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
@@ -36,35 +79,48 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
     res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : 'not ready');
   });
 
-  app.post('/mutate', express.json({ limit: opts.maxBodyBytes, strict: true }), (req: Request, res: Response) => {
-    const started = process.hrtime.bigint();
-    if (req.body === undefined) {
-      // Not application/json: nothing the apiserver would send. 400 → failurePolicy applies.
-      opts.metrics.observeAdmission({ result: 'error', reason: 'not-json', dryRun: false }, 0);
-      res.status(400).json({ error: 'expected an application/json AdmissionReview' });
-      return;
-    }
-    const { review, outcome } = admit(req.body, opts.state());
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    opts.metrics.observeAdmission(outcome, seconds);
-    const fields = { uid: outcome.uid, namespace: outcome.namespace, result: outcome.result, reason: outcome.reason, dryRun: outcome.dryRun };
-    if (outcome.result === 'error') opts.logger.error({ ...fields, err: outcome.message }, 'admission fault; allowed without a patch');
-    else if (outcome.result === 'injected') opts.logger.info(fields, 'injected hook server into migration target pod');
-    else opts.logger.debug(fields, 'admission skipped');
-    res.status(200).json(review);
+  app.post('/mutate', (req: Request, res: Response) => {
+    void (async () => {
+      const started = process.hrtime.bigint();
+      const slot = await limiter.acquire();
+      if (!slot.ok) {
+        const r = mutateOverloaded(slot.reason, limiter.opts);
+        opts.metrics.observeAdmission(r.metric, 0);
+        writeLog(opts.logger, r.log);
+        respond(res, r.answer, stopping());
+        return;
+      }
+      try {
+        const decoded = await decodeJsonRequest(req, opts.maxBodyBytes);
+        const r = handleMutate(decoded, opts.state());
+        opts.metrics.observeAdmission(r.metric, decoded.ok ? Number(process.hrtime.bigint() - started) / 1e9 : 0);
+        writeLog(opts.logger, r.log);
+        if (!res.destroyed) respond(res, r.answer, stopping());
+      } finally {
+        slot.release();
+      }
+    })();
   });
 
   for (const mount of opts.routes ?? []) mount(app);
+  notFound(app);
+  return app;
+}
 
-  // Body-parser failures (malformed JSON → 400, oversize → 413) and anything unexpected.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
-    const reason = status === 413 ? 'too-large' : status === 400 ? 'malformed-json' : 'internal';
-    opts.metrics.observeAdmission({ result: 'error', reason, dryRun: false }, 0);
-    if (status >= 500) opts.logger.error({ err: (err as Error).message }, 'request failed');
-    else opts.logger.warn({ status, reason }, 'rejected admission request body');
-    res.status(status).json({ error: reason });
+export interface ReportAppOptions {
+  stopping?: () => boolean;
+  routes: Array<(app: express.Express) => void>;
+}
+
+/** The report listener's app: POST /report and /healthz, nothing of the admission port. */
+export function createReportApp(opts: ReportAppOptions): express.Express {
+  const stopping = opts.stopping ?? (() => false);
+  const app = baseApp(stopping);
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
   });
+  for (const mount of opts.routes) mount(app);
+  notFound(app);
   return app;
 }
 
@@ -74,39 +130,40 @@ export interface WebhookServerOptions {
   host: string;
   /** Initial certificate, if already loaded; otherwise call setCertificate() later. */
   certificate?: CertPair;
+  bounds?: ConnectionBounds;
 }
 
 export interface WebhookServer {
   server: HttpsServer;
   port: number;
   setCertificate(pair: CertPair): void;
-  close(): Promise<void>;
+  /** Stop accepting, close idle keep-alive sockets, wait for in-flight ones (at most graceMs). */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const tlsOptions = (pair?: CertPair) => ({ minVersion: MIN_TLS_VERSION, ...(pair ? { cert: pair.cert, key: pair.key } : {}) });
-  const server = createHttpsServer(tlsOptions(opts.certificate), opts.app);
-  // The apiserver keeps connections alive across admissions; bound slow or stuck clients.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  const bounds = opts.bounds ?? DEFAULT_BOUNDS;
+  const server = createHttpsServer({ ...tlsOptions(opts.certificate), ...httpServerOptions(bounds), handshakeTimeout: bounds.handshakeTimeoutMs }, opts.app);
+  applyConnectionBounds(server, bounds, true);
   await listen(server, opts.port, opts.host);
   return {
     server,
     port: (server.address() as AddressInfo).port,
     // New handshakes use the new pair; established connections finish on the old one.
     setCertificate: (pair) => server.setSecureContext(tlsOptions(pair)),
-    close: () => close(server),
+    close: (graceMs = 10_000) => drain(server, graceMs),
   };
 }
 
 export interface MetricsServer {
   server: HttpServer;
   port: number;
-  close(): Promise<void>;
+  close(graceMs?: number): Promise<void>;
 }
 
-export async function startMetricsServer(registry: Registry, port: number, host: string, logger: Logger): Promise<MetricsServer> {
-  const server = createHttpServer((req, res) => {
+export async function startMetricsServer(registry: Registry, port: number, host: string, logger: Logger, bounds: ConnectionBounds = DEFAULT_BOUNDS): Promise<MetricsServer> {
+  const server = createHttpServer(httpServerOptions(bounds), (req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
       registry.metrics().then(
         (text) => {
@@ -122,8 +179,9 @@ export async function startMetricsServer(registry: Registry, port: number, host:
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   });
+  applyConnectionBounds(server, bounds, false);
   await listen(server, port, host);
-  return { server, port: (server.address() as AddressInfo).port, close: () => close(server) };
+  return { server, port: (server.address() as AddressInfo).port, close: (graceMs = 10_000) => drain(server, graceMs) };
 }
 
 /** The dual-stack default: one socket for IPv6 and IPv4-mapped IPv4 (docs/webhook.md). */
@@ -152,12 +210,5 @@ function listenOnce(server: HttpServer | HttpsServer, port: number, host: string
       server.off('error', reject);
       resolve();
     });
-  });
-}
-
-function close(server: HttpServer | HttpsServer): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
   });
 }

@@ -1,0 +1,81 @@
+/**
+ * Connection bounds shared by every listener of the webhook (admission, report, metrics), so a
+ * slow, idle or silent client costs a bounded time and a bounded share of memory:
+ *   handshakeTimeoutMs  a TCP connection must finish its TLS handshake in this time (a client
+ *                       that never sends a ClientHello is closed by it);
+ *   headersTimeoutMs    a request's headers must arrive in this time after the connection is
+ *                       ready or the previous response went out (an idle TLS connection that
+ *                       never sends a request is closed by it);
+ *   requestTimeoutMs    a whole request, body included, must arrive in this time;
+ *   keepAliveTimeoutMs  an idle keep-alive connection is closed after this time;
+ *   maxConnections      more concurrent connections than this are dropped at accept.
+ * Node checks header and request deadlines on a timer (`connectionsCheckingInterval`, 30 s by
+ * default, which is why a 10 s header timeout used to act after up to 40 s): it is set here
+ * from the shortest deadline, so each takes effect within a fraction of itself.
+ */
+import type { Server as HttpServer, ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
+
+export interface ConnectionBounds {
+  handshakeTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const DEFAULT_BOUNDS: ConnectionBounds = {
+  handshakeTimeoutMs: 5_000,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 30_000,
+  maxConnections: 512,
+};
+
+/** How often Node looks for connections past their header/request deadline. */
+export function checkingIntervalMs(b: Pick<ConnectionBounds, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  return Math.max(50, Math.min(1_000, Math.floor(Math.min(b.headersTimeoutMs, b.requestTimeoutMs) / 4)));
+}
+
+/** Options that only take effect when passed at creation (the checking interval). */
+export function httpServerOptions(b: ConnectionBounds): ServerOptions {
+  return {
+    headersTimeout: b.headersTimeoutMs,
+    requestTimeout: b.requestTimeoutMs,
+    keepAliveTimeout: b.keepAliveTimeoutMs,
+    connectionsCheckingInterval: checkingIntervalMs(b),
+  };
+}
+
+export function applyConnectionBounds(server: HttpServer | HttpsServer, b: ConnectionBounds, tls: boolean): void {
+  server.headersTimeout = b.headersTimeoutMs;
+  server.requestTimeout = b.requestTimeoutMs;
+  server.keepAliveTimeout = b.keepAliveTimeoutMs;
+  server.maxConnections = b.maxConnections;
+  if (!tls) {
+    // Plain HTTP has no handshake; a connection that never sends a byte is the header deadline's.
+    return;
+  }
+  // A failed or timed-out handshake is the client's problem: never an unhandled 'error'.
+  server.on('tlsClientError', (_err: Error, socket: Socket) => {
+    socket.destroy();
+  });
+}
+
+/**
+ * Stop accepting, close idle keep-alive sockets at once (clients reconnect, to another replica
+ * once endpoints dropped this one), let in-flight requests finish (their answers carry
+ * `Connection: close` while stopping), and after `graceMs` close what is left.
+ */
+export function drain(server: HttpServer | HttpsServer, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
