@@ -74,7 +74,9 @@ export async function main(argv: string[]): Promise<number> {
   const certDir = devDir ?? (settings.tlsCertDir as string);
   let stopping = false;
   const isStopping = (): boolean => stopping;
-  const limiter = new ConcurrencyLimiter({ active: settings.admission.maxConcurrent, queue: settings.admission.queue, waitMs: settings.admission.queueWaitMs });
+  const limiter = new ConcurrencyLimiter({
+    active: settings.admission.maxConcurrent, queue: settings.admission.queue, waitMs: settings.admission.queueWaitMs, bytes: settings.admission.maxInflightBytes,
+  });
   // /validate and hook reports; in dev mode the self-signed cert is its own CA.
   const loop = closeTheLoop(settings, { registry, logger, limiter, stopping: isStopping, ...(devDir ? { devCertFile: join(devDir, 'tls.crt') } : {}) });
 

@@ -2,9 +2,9 @@
  * The webhook's HTTP steps that need no socket: header checks and JSON decoding (body.ts), the
  * pure outcome mapping of /mutate and /validate (answer.ts) and the concurrency bound (limiter.ts).
  */
-import { checkBodyHeaders, parseJsonBody, type Decoded } from '../../src/webhook/http/body.js';
+import { checkBodyHeaders, jsonShape, parseJsonBody, type Decoded } from '../../src/webhook/http/body.js';
 import { handleMutate, handleValidate, mutateOverloaded } from '../../src/webhook/http/answer.js';
-import { ConcurrencyLimiter } from '../../src/webhook/http/limiter.js';
+import { ConcurrencyLimiter, requestWeight } from '../../src/webhook/http/limiter.js';
 import { fixedGate } from '../../src/webhook/main.js';
 import { testInjectSettings } from '../integration/webhook-harness.js';
 
@@ -93,5 +93,42 @@ describe('ConcurrencyLimiter', () => {
     if (c.ok) c.release();
     expect(l.inFlight()).toBe(0);
     expect(l.queued()).toBe(0);
+  });
+});
+
+describe('ConcurrencyLimiter by bytes', () => {
+  test('declared sizes in flight stay within the byte bound; one request always fits when nothing runs; order is kept', async () => {
+    const l = new ConcurrencyLimiter({ active: 4, queue: 4, waitMs: 1000, bytes: 100 });
+    const big = await l.acquire(100);
+    expect(big.ok).toBe(true);
+    const small = l.acquire(10); // waits: 100 + 10 > 100
+    const order: string[] = [];
+    void small.then(() => order.push('small'));
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    if (big.ok) big.release();
+    const s = await small;
+    expect(s.ok).toBe(true);
+    expect(l.inFlightBytes()).toBe(10);
+    const huge = await new ConcurrencyLimiter({ active: 1, queue: 0, waitMs: 10, bytes: 5 }).acquire(500);
+    expect(huge.ok).toBe(true);
+    if (s.ok) s.release();
+  });
+  test('requestWeight: the declared length, or the maximum when absent or bogus', () => {
+    expect(requestWeight('42', 100)).toBe(42);
+    expect(requestWeight(undefined, 100)).toBe(100);
+    expect(requestWeight('-1', 100)).toBe(100);
+    expect(requestWeight('1e9', 100)).toBe(100);
+  });
+});
+
+describe('jsonShape and the structural limit', () => {
+  test('counts objects and arrays outside strings, and the nesting depth', () => {
+    expect(jsonShape(Buffer.from('{"a":[{},{"b":"{[\\"]"}],"c":1}'))).toEqual({ containers: 4, depth: 3 });
+  });
+  test('too many objects or too deep → 413 too-complex before parsing', () => {
+    expect(parseJsonBody(Buffer.from(`[${Array(11).fill('{}').join(',')}]`), { containers: 10, depth: 5 })).toMatchObject({ ok: false, status: 413, reason: 'too-complex' });
+    expect(parseJsonBody(Buffer.from('[[[[[[]]]]]]'), { containers: 10, depth: 5 })).toMatchObject({ ok: false, status: 413, reason: 'too-complex' });
+    expect(parseJsonBody(Buffer.from('[[[[[]]]]]'), { containers: 10, depth: 5 }).ok).toBe(true);
   });
 });

@@ -39,7 +39,7 @@ export interface WebhookSettings {
   /** HTTPS port of /report (target pods reach it; the admission port only the apiserver). */
   reportPort: number;
   /** Bound on concurrent admissions (/mutate + /validate) and on those waiting for a slot. */
-  admission: { maxConcurrent: number; queue: number; queueWaitMs: number };
+  admission: { maxConcurrent: number; queue: number; queueWaitMs: number; maxInflightBytes: number };
   /** Connection bounds of every listener (src/webhook/http/connection.ts). */
   connections: { handshakeTimeoutMs: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
 }
@@ -79,6 +79,7 @@ const FLAGS: FlagTable = {
   'report-port': { env: 'REPORT_PORT', help: 'HTTPS port for /report from target pods (default 8444)' },
   'max-concurrent-admissions': { env: 'MAX_CONCURRENT_ADMISSIONS', help: 'admissions decoded and decided at once (default 4)' },
   'admission-queue': { env: 'ADMISSION_QUEUE', help: 'admissions waiting for a slot; more get 503 (default 16)' },
+  'max-inflight-bytes': { env: 'MAX_INFLIGHT_BYTES', help: 'declared body bytes of admissions decoded at once (default: --max-body-bytes)' },
   'admission-queue-wait-ms': { env: 'ADMISSION_QUEUE_WAIT_MS', help: 'longest wait for a slot, then 503 (default 2000)' },
   'handshake-timeout-ms': { env: 'HANDSHAKE_TIMEOUT_MS', help: 'TLS handshake deadline per connection (default 5000)' },
   'header-timeout-ms': { env: 'HEADER_TIMEOUT_MS', help: 'deadline for a request\'s headers (default 5000)' },
@@ -140,6 +141,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
   const port_ = port('port', f.get('port'), 8443);
   const metricsPort = port('metrics-port', f.get('metrics-port'), 8080);
   const reportPort = port('report-port', f.get('report-port'), 8444);
+  const maxBodyBytes = parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES);
   if (new Set([port_, metricsPort, reportPort]).size !== 3) throw new InputError('--port, --metrics-port and --report-port must differ');
   const kubevirtNamespace = f.get('kubevirt-namespace') ?? 'kubevirt';
   if (!isDnsLabel(kubevirtNamespace)) {
@@ -156,12 +158,13 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     ...(f.get('kubeconfig') ? { kubeconfig: f.get('kubeconfig') } : {}),
     watchTargetPods: bool(f, 'watch-target-pods'),
     namespaceLimits: oneOf('namespace-limits', f.get('namespace-limits'), ['check', 'ignore'] as const, 'check'),
-    maxBodyBytes: parsePositiveInt('--max-body-bytes', f.get('max-body-bytes'), DEFAULT_MAX_BODY_BYTES),
+    maxBodyBytes,
     reportPort,
     admission: {
       maxConcurrent: parsePositiveInt('--max-concurrent-admissions', f.get('max-concurrent-admissions'), 4),
       queue: parseNonNegativeInt('--admission-queue', f.get('admission-queue'), 16),
       queueWaitMs: parsePositiveInt('--admission-queue-wait-ms', f.get('admission-queue-wait-ms'), 2000),
+      maxInflightBytes: parsePositiveInt('--max-inflight-bytes', f.get('max-inflight-bytes'), maxBodyBytes),
     },
     connections: connectionFlags(f),
     certPollMs: parsePositiveInt('--cert-poll-ms', f.get('cert-poll-ms'), 10_000),

@@ -17,7 +17,7 @@ import type { Logger } from '../../shared/log.js';
 import type { AdmitState } from '../admission/admit.js';
 import { decodeJsonRequest } from './body.js';
 import { handleMutate, mutateOverloaded, type HttpAnswer, type LogLine } from './answer.js';
-import { ConcurrencyLimiter, DEFAULT_LIMITS } from './limiter.js';
+import { ConcurrencyLimiter, DEFAULT_LIMITS, requestWeight } from './limiter.js';
 import { applyConnectionBounds, DEFAULT_BOUNDS, drain, httpServerOptions, type ConnectionBounds } from './connection.js';
 import type { WebhookMetrics } from './metrics.js';
 import { MIN_TLS_VERSION, type CertPair } from './tls.js';
@@ -68,7 +68,7 @@ function baseApp(stopping: () => boolean): express.Express {
 
 export function createWebhookApp(opts: WebhookAppOptions): express.Express {
   const stopping = opts.stopping ?? (() => false);
-  const limiter = opts.limiter ?? new ConcurrencyLimiter(DEFAULT_LIMITS);
+  const limiter = opts.limiter ?? new ConcurrencyLimiter({ ...DEFAULT_LIMITS, bytes: opts.maxBodyBytes });
   const app = baseApp(stopping);
 
   app.get('/healthz', (_req, res) => {
@@ -82,7 +82,7 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
   app.post('/mutate', (req: Request, res: Response) => {
     void (async () => {
       const started = process.hrtime.bigint();
-      const slot = await limiter.acquire();
+      const slot = await limiter.acquire(requestWeight(req.headers['content-length'], opts.maxBodyBytes));
       if (!slot.ok) {
         const r = mutateOverloaded(slot.reason, limiter.opts);
         opts.metrics.observeAdmission(r.metric, 0);

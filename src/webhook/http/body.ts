@@ -10,7 +10,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
-export type BodyRefusalReason = 'unsupported-media-type' | 'too-large' | 'malformed-json' | 'aborted';
+export type BodyRefusalReason = 'unsupported-media-type' | 'too-large' | 'too-complex' | 'malformed-json' | 'aborted';
 
 export interface BodyRefusal {
   status: 400 | 413 | 415;
@@ -83,8 +83,43 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Decode
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Any JSON value; 400 for invalid UTF-8 or text that is not JSON. */
-export function parseJsonBody(body: Buffer): Decoded<unknown> {
+/**
+ * Parsed JSON costs memory by structure, not by bytes: `[{},{},…]` of 3 MiB is a million
+ * objects (~100 MiB of heap, twice that once the patch check copies the pod). So the
+ * objects and arrays of a body are counted, and their nesting measured, before JSON.parse
+ * allocates anything. A Pod has a few hundred of them, a very large one tens of thousands;
+ * KubeVirt's launcher pods never nest deeper than about 15.
+ */
+export const MAX_JSON_CONTAINERS = 100_000;
+export const MAX_JSON_DEPTH = 128;
+
+/** One pass over the bytes, skipping strings: the count of `{`/`[` and the deepest nesting. */
+export function jsonShape(body: Buffer): { containers: number; depth: number } {
+  let containers = 0;
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as number;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      containers++;
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return { containers, depth: deepest };
+}
+
+/** Any JSON value; 400 for invalid UTF-8 or text that is not JSON, 413 for too many or too deep objects. */
+export function parseJsonBody(body: Buffer, limits: { containers: number; depth: number } = { containers: MAX_JSON_CONTAINERS, depth: MAX_JSON_DEPTH }): Decoded<unknown> {
+  const shape = jsonShape(body);
+  if (shape.containers > limits.containers) return refuse(413, 'too-complex', `more than ${limits.containers} JSON objects and arrays`);
+  if (shape.depth > limits.depth) return refuse(413, 'too-complex', `JSON nested deeper than ${limits.depth}`);
   let text: string;
   try {
     text = utf8.decode(body);

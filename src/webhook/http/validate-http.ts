@@ -10,7 +10,7 @@ import type { ValidateSettings } from '../admission/validate.js';
 import { decodeJsonRequest } from './body.js';
 import { handleValidate, validateOverloaded } from './answer.js';
 import { respond, writeLog } from './app.js';
-import { ConcurrencyLimiter, DEFAULT_LIMITS } from './limiter.js';
+import { ConcurrencyLimiter, DEFAULT_LIMITS, requestWeight } from './limiter.js';
 import type { ValidateMetrics } from './validate-metrics.js';
 
 export interface ValidateRouteOptions {
@@ -24,10 +24,10 @@ export interface ValidateRouteOptions {
 
 export function validateRoute(opts: ValidateRouteOptions): (app: express.Express) => void {
   const stopping = opts.stopping ?? (() => false);
-  const limiter = opts.limiter ?? new ConcurrencyLimiter(DEFAULT_LIMITS);
+  const limiter = opts.limiter ?? new ConcurrencyLimiter({ ...DEFAULT_LIMITS, bytes: opts.maxBodyBytes });
   const handle = async (req: Request, res: Response): Promise<void> => {
     const started = process.hrtime.bigint();
-    const slot = await limiter.acquire();
+    const slot = await limiter.acquire(requestWeight(req.headers['content-length'], opts.maxBodyBytes));
     if (!slot.ok) {
       const r = validateOverloaded(slot.reason, limiter.opts);
       opts.metrics.observe(r.metric, 0);
