@@ -2,7 +2,8 @@
  * POST /report on the webhook's report port (--report-port): hook reports from in-pod servers.
  *   204 accepted | 400 not a report | 401 no, malformed or badly signed token, or a loose
  *   Authorization header | 403 expired token | 409 token past its replay budget | 413 too large
- *   | 415 not JSON | 503 reports not configured (no --report-key-file, or the key was removed)
+ *   | 415 not JSON | 503 reports not configured (no --report-key-file, or the key was removed),
+ *   or more reports in flight than the report bound (REPORT_LIMITS; the server drops the report)
  * Decode (the Authorization header, then the body) → handle (token, replay budget, report:
  * pure but for the replay counter it is handed) → respond. Body errors are answered here and
  * counted as reports, never as admissions.
@@ -17,6 +18,7 @@ import { verifyToken, type TokenClaims } from '../admission/token.js';
 import { decodeJsonRequest, type Decoded } from './body.js';
 import type { ReplayGuard } from './replay.js';
 import { respond, writeLog } from './app.js';
+import { ConcurrencyLimiter } from './limiter.js';
 import type { HttpAnswer, LogLine } from './answer.js';
 
 export interface ReportReceiverOptions {
@@ -31,7 +33,15 @@ export interface ReportReceiverOptions {
   /** Called with each accepted report and the identity its token proves (miss accounting). */
   onAccepted?(report: HookReport, claims: TokenClaims): void;
   stopping?: () => boolean;
+  limiter?: ConcurrencyLimiter;
 }
+
+/**
+ * The report port is open to every pod, so its work is bounded too: 8 reports decoded at once
+ * (each at most MAX_REPORT_BYTES), 32 waiting at most 1 s. A target pod sends one report per
+ * migration; at KubeVirt's default of 5 migrations in flight per cluster this is ample.
+ */
+export const REPORT_LIMITS = { active: 8, queue: 32, waitMs: 1_000 };
 
 /**
  * The bearer token, only from exactly one Authorization header of exactly `Bearer <token>`:
@@ -121,6 +131,7 @@ export function handleReport(
 
 export function reportRoute(opts: ReportReceiverOptions): (app: express.Express) => void {
   const stopping = opts.stopping ?? (() => false);
+  const limiter = opts.limiter ?? new ConcurrencyLimiter(REPORT_LIMITS);
   const finish = (res: Response, h: ReportHandled): void => {
     opts.metrics.report(h.result);
     if (h.accepted) {
@@ -135,8 +146,14 @@ export function reportRoute(opts: ReportReceiverOptions): (app: express.Express)
     const now = opts.now();
     const auth = checkReportAuth(opts.key(), bearerToken(req.headers, req.rawHeaders), now, req.socket.remoteAddress);
     if ('answer' in auth) return finish(res, auth);
-    const decoded = await decodeJsonRequest(req, MAX_REPORT_BYTES);
-    finish(res, handleReport(decoded, auth, { knownHooks: opts.knownHooks, replay: opts.replay, now }));
+    const slot = await limiter.acquire();
+    if (!slot.ok) return finish(res, { answer: answer(503, 'too many reports in flight; retry later', { close: true }), result: 'overloaded' });
+    try {
+      const decoded = await decodeJsonRequest(req, MAX_REPORT_BYTES);
+      finish(res, handleReport(decoded, auth, { knownHooks: opts.knownHooks, replay: opts.replay, now }));
+    } finally {
+      slot.release();
+    }
   };
   return (app) => {
     app.post(REPORT_PATH, (req, res) => void handle(req, res));

@@ -8,8 +8,8 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
 import { ABI_GUARD_LABEL, CHAIN_LABEL, HOOK_REPORT_RESULTS, MIGRATION_REPORT_RESULTS, type HookReport } from '../../protocol/report-wire.js';
 
-export type ReportResult = 'accepted' | 'invalid' | 'unauthorized' | 'expired' | 'replayed' | 'disabled';
-const REPORT_RESULTS: readonly ReportResult[] = ['accepted', 'invalid', 'unauthorized', 'expired', 'replayed', 'disabled'];
+export type ReportResult = 'accepted' | 'invalid' | 'unauthorized' | 'expired' | 'replayed' | 'overloaded' | 'disabled';
+const REPORT_RESULTS: readonly ReportResult[] = ['accepted', 'invalid', 'unauthorized', 'expired', 'replayed', 'overloaded', 'disabled'];
 
 // Same buckets as the in-pod server's hook_duration_seconds.
 const HOOK_BUCKETS = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -42,7 +42,7 @@ export function createReportMetrics(registry: Registry, hooks: readonly string[]
   });
   const reports = new Counter({
     name: `${METRIC_PREFIX}reports_total`,
-    help: 'Hook reports received, by result (accepted|invalid|unauthorized|expired|replayed|disabled).',
+    help: 'Hook reports received, by result (accepted|invalid|unauthorized|expired|replayed|overloaded|disabled).',
     labelNames: ['result'] as const,
     registers,
   });
