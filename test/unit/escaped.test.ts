@@ -180,6 +180,8 @@ describe('slimPod keeps what the judgement reads, and nothing of the spec', () =
       },
       // Judged while the spec was at hand: this pod has no dedicated CPUs and is not decentralized.
       premigrationHooksApplicable: [],
+      // Our hook server's restart count (hook misses); 0 here: no parsable marker.
+      status: { premigrationHooksServerRestarts: 0 },
     });
     expect(creationTime(slim)).toBe(T0);
     expect(creationTime({ metadata: { creationTimestamp: new Date(T0) } })).toBe(T0);

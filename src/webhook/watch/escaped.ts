@@ -20,15 +20,22 @@
  * admission may have seen a mode change a moment before or after this one. Borderline pods are
  * "unknown", never "escaped": the alert must not fire because an admin flipped the gate.
  *
- * The core (ModeTimeline, classifyTargetPod, slimPod) is pure; createEscapedPodWatcher is the
- * thin shell: a restarting informer (src/webhook/watch/informer.ts) plus two counters.
+ * The same watch also counts a restart of our hook server in an injected target pod as a
+ * missed hook (hook_misses_total{reason="server-restarted"}, src/webhook/watch/misses.ts):
+ * while it was down, the hook client in compute could not reach it and followed --on-error.
+ *
+ * The core (ModeTimeline, classifyTargetPod, slimPod, serverRestarts) is pure;
+ * createEscapedPodWatcher is the thin shell: a restarting informer
+ * (src/webhook/watch/informer.ts) plus its counters.
  */
 import { CoreV1Api, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import { METRIC_PREFIX } from '../../shared/metrics.js';
 import { createRestartingInformer, type BackoffOptions, type RestartingInformer } from './informer.js';
-import { INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_APP, MIGRATION_JOB_LABEL } from '../admission/names.js';
+import { BASE_NAME, INJECTED_ANNOTATION, INJECT_ANNOTATION, KUBEVIRT_APP_LABEL, LAUNCHER_APP, MIGRATION_JOB_LABEL } from '../admission/names.js';
+import { parseMarker } from '../admission/marker.js';
+import { missCounter } from './misses.js';
 import { REGISTRY, type HookRegistry } from '../../core/hooks/registry.js';
 import { targetSkipReason } from '../admission/target.js';
 import type { TargetPod } from '../../core/hooks/types.js';
@@ -153,10 +160,42 @@ export function classifyTargetPod(pod: unknown, opts: ClassifyOptions): TargetPo
 }
 
 /**
+ * How often our hook server container restarted in an injected pod (0 when not injected or not
+ * started): its name comes from the injected marker, its status from initContainerStatuses
+ * (native sidecar) or containerStatuses (classic).
+ */
+export function serverRestarts(pod: unknown): number {
+  const p = isObject(pod) ? pod : {};
+  const metadata = isObject(p.metadata) ? p.metadata : {};
+  const annotations = isObject(metadata.annotations) ? metadata.annotations : {};
+  const marker = parseMarker(annotations[INJECTED_ANNOTATION]);
+  if (!marker) return 0;
+  const name = marker.container ?? BASE_NAME;
+  const status = isObject(p.status) ? p.status : {};
+  for (const list of [status.initContainerStatuses, status.containerStatuses]) {
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (isObject(c) && c.name === name && typeof c.restartCount === 'number' && Number.isSafeInteger(c.restartCount) && c.restartCount >= 0) return c.restartCount;
+    }
+  }
+  return 0;
+}
+
+/** Where slimPod keeps serverRestarts() of the whole pod. */
+const RESTARTS_KEY = 'premigrationHooksServerRestarts';
+
+/** serverRestarts() of a pod already slimmed (or of a whole one). */
+export function slimRestarts(pod: unknown): number {
+  const status = isObject(pod) && isObject(pod.status) ? pod.status : {};
+  const n = status[RESTARTS_KEY];
+  return typeof n === 'number' ? n : serverRestarts(pod);
+}
+
+/**
  * What the cache keeps of a pod: identity, creation time, the labels of the selector, our two
- * annotations, and the names of the hooks whose appliesTo(pod) holds (APPLICABLE_FIELD, computed
- * here while the spec is at hand). A cluster-wide cache of whole launcher pods would cost
- * megabytes for nothing.
+ * annotations, the names of the hooks whose appliesTo(pod) holds (APPLICABLE_FIELD, computed
+ * here while the spec is at hand), and our server's restart count. A cluster-wide cache of
+ * whole launcher pods would cost megabytes for nothing.
  */
 export function slimPod<T extends KubernetesObject>(pod: T, registry: HookRegistry = REGISTRY): T {
   const m = isObject(pod.metadata) ? (pod.metadata) : {};
@@ -174,7 +213,7 @@ export function slimPod<T extends KubernetesObject>(pod: T, registry: HookRegist
     annotations: pick(annotations, [INJECTED_ANNOTATION, INJECT_ANNOTATION]),
   };
   const applicable = registry.applicable(pod as TargetPod, registry.names());
-  return { apiVersion: pod.apiVersion, kind: pod.kind, metadata, [APPLICABLE_FIELD]: applicable } as unknown as T;
+  return { apiVersion: pod.apiVersion, kind: pod.kind, metadata, [APPLICABLE_FIELD]: applicable, status: { [RESTARTS_KEY]: serverRestarts(pod) } } as unknown as T;
 }
 
 // ---- the shell ----
@@ -215,6 +254,7 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
     labelNames: ['outcome'] as const,
     registers,
   });
+  const misses = missCounter(opts.registry);
   // Born at zero, so rate()/increase() see the first one.
   escaped.inc(0);
   for (const outcome of OUTCOMES) observed.inc({ outcome }, 0);
@@ -253,8 +293,24 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
     }
   };
 
+  /** Our server's last seen restart count per injected pod: only increases seen here count. */
+  const restarts = new Map<string, number>();
+  const onRestarts = (pod: KubernetesObject): void => {
+    const uid = uidOf(pod);
+    const now = slimRestarts(pod);
+    const before = restarts.get(uid);
+    restarts.set(uid, now);
+    if (before === undefined || now <= before) return;
+    for (let i = before; i < now; i++) misses.miss('server-restarted');
+    log.warn(
+      { namespace: pod.metadata?.namespace, pod: pod.metadata?.name, restarts: now },
+      'hook server restarted in a migration-target pod; a hook call meanwhile went on without it',
+    );
+  };
+
   const onAdd = (pod: KubernetesObject): void => {
     const uid = uidOf(pod);
+    onRestarts(pod);
     if (judged.has(uid)) return;
     judged.add(uid);
     judge(pod);
@@ -263,6 +319,7 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
   const onDelete = (pod: KubernetesObject): void => {
     const uid = uidOf(pod);
     judged.delete(uid);
+    restarts.delete(uid);
     // A pod deleted within its window is still judged: it may have run a migration meanwhile.
   };
 
@@ -276,6 +333,7 @@ export function createEscapedPodWatcher(opts: EscapedPodWatcherOptions): Escaped
     transform: (pod) => slimPod(pod),
     handlers: {
       add: onAdd,
+      update: onRestarts,
       delete: onDelete,
     },
     logger: log,
