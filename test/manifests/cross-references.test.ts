@@ -104,19 +104,22 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     );
   });
 
-  it('Service ports target container ports by name: 443 → https, metrics → metrics', () => {
+  it('Service ports target container ports by name: 443 → https, 8444 → report, metrics → metrics', () => {
     const ports = (s: K8sObject) => at<{ name: string; port: number; targetPort: string | number }[]>(s, 'spec', 'ports');
-    expect(ports(webhookService)).toEqual([expect.objectContaining({ name: 'https', port: 443, targetPort: 'https' })]);
+    expect(ports(webhookService)).toEqual([
+      expect.objectContaining({ name: 'https', port: 443, targetPort: 'https' }),
+      expect.objectContaining({ name: 'report', port: 8444, targetPort: 'report' }),
+    ]);
     expect(ports(metricsService)).toEqual([expect.objectContaining({ name: 'metrics', targetPort: 'metrics' })]);
     for (const p of [...ports(webhookService), ...ports(metricsService)]) expect(containerPorts.has(String(p.targetPort))).toBe(true);
   });
 
-  it('the NetworkPolicy admits the webhook port from anywhere and the metrics port only from the monitoring namespace', () => {
+  it('the NetworkPolicy admits the admission port from anywhere, the metrics port only from the monitoring namespace, the report port only from pods', () => {
     const np = one(objects, 'NetworkPolicy');
     expect(at(np, 'spec', 'policyTypes')).toEqual(['Ingress']);
     const ingress = at<{ ports: { port: string }[]; from?: unknown }[]>(np, 'spec', 'ingress');
     const ports = ingress.flatMap((rule) => rule.ports.map((p) => p.port)).sort();
-    expect(ports).toEqual(['https', 'metrics']);
+    expect(ports).toEqual(['https', 'metrics', 'report']);
     for (const p of ports) expect(containerPorts.has(p)).toBe(true);
     const https = ingress.find((r) => r.ports.some((p) => p.port === 'https'));
     expect(https?.from).toBeUndefined();
@@ -125,6 +128,10 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     expect(metrics?.from).toEqual([
       { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [MONITORING_NAMESPACE[overlay]] }] } },
     ]);
+    // Each port its own rule, so the admission port can be narrowed without touching /report.
+    expect(ingress.every((rule) => rule.ports.length === 1)).toBe(true);
+    // /report only from pods.
+    expect(ingress.find((rule) => rule.ports[0]?.port === 'report')?.from).toEqual([{ namespaceSelector: {} }]);
   });
 
   it('the webhook runs at its own PriorityClass: above ordinary pods, below system-*, never the default', () => {
@@ -190,6 +197,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     expect(container.args?.[0]).toBe('webhook');
     const settings = parseWebhookSettings(container.args?.slice(1) ?? [], envOf(container));
     expect(settings.port).toBe(containerPorts.get('https'));
+    expect(settings.reportPort).toBe(containerPorts.get('report'));
     expect(settings.metricsPort).toBe(containerPorts.get('metrics'));
     expect(settings.gateSource).toBe('kubevirt');
     expect(settings.watchTargetPods).toBe(true);
@@ -262,14 +270,15 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     );
   });
 
-  it('hook reports: --report-url is the webhook Service on 443 under a name the serving Certificate covers', () => {
+  it('hook reports: --report-url is the webhook Service\'s report port under a name the serving Certificate covers', () => {
     const settings = parseWebhookSettings(container.args?.slice(1) ?? [], envOf(container));
     const url = new URL(settings.reportUrl ?? '');
     expect(url.protocol).toBe('https:');
     expect(url.pathname).toBe('/report');
     expect(url.hostname).toBe(`${webhookService.metadata.name}.${webhookService.metadata.namespace}.svc`);
     expect(at<string[]>(one(objects, 'Certificate', 'premigration-hooks-webhook-tls'), 'spec', 'dnsNames')).toContain(url.hostname);
-    expect(at<{ port: number }[]>(webhookService, 'spec', 'ports').map((p) => p.port)).toContain(Number(url.port || 443));
+    const reportPort = at<{ name: string; port: number; targetPort: string }[]>(webhookService, 'spec', 'ports').find((p) => p.port === Number(url.port || 443));
+    expect(reportPort?.targetPort).toBe('report');
   });
 
   it('hook reports: the CA bundle is ca.crt of the mounted serving Secret; the key is an optional, admin-made Secret mounted read-only', () => {
