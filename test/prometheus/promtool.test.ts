@@ -55,12 +55,14 @@ describe('PrometheusRule alerts under promtool', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('the eleven alerts the product documents are there', () => {
+  it('the thirteen alerts the product documents are there', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       'PremigrationHooksAdmissionErrors',
       'PremigrationHooksAdmissionLatencyHigh',
       'PremigrationHooksCertificateExpiring',
+      'PremigrationHooksCertificateRefused',
       'PremigrationHooksHookFailures',
+      'PremigrationHooksHookMisses',
       'PremigrationHooksHookRefusals',
       'PremigrationHooksInjectionBroken',
       'PremigrationHooksReportsRejected',
