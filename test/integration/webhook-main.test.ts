@@ -12,9 +12,10 @@ import { freePort, httpsText } from '../support/net.js';
 test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', async () => {
   const port = await freePort();
   const metricsPort = await freePort();
+  const reportPort = await freePort();
   const done = main([
     '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'always',
-    '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
+    '--port', String(port), '--metrics-port', String(metricsPort), '--report-port', String(reportPort), '--bind-address', '127.0.0.1',
     '--shutdown-delay-ms', '0', '--log-level', 'silent',
     // No cluster to list quotas from (readiness would wait for that list) or to read versions from.
     '--namespace-limits', 'ignore', '--sidecar-mode', 'classic',
@@ -36,6 +37,7 @@ test('dev mode: ready, injects, metrics, graceful SIGTERM → exit code 0', asyn
   process.emit('SIGTERM');
   expect(await done).toBe(0);
   await expect(httpsText(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  await expect(httpsText(reportPort, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
 });
 
 test('bad flags → exit code 2 without starting anything', async () => {

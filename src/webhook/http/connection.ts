@@ -13,7 +13,7 @@
  * default, which is why a 10 s header timeout used to act after up to 40 s): it is set here
  * from the shortest deadline, so each takes effect within a fraction of itself.
  */
-import type { Server as HttpServer, ServerOptions } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 
@@ -48,7 +48,29 @@ export function httpServerOptions(b: ConnectionBounds): ServerOptions {
   };
 }
 
+/** Sockets that have answered at least one request, and whether one is in progress now. */
+const served = new WeakMap<HttpServer | HttpsServer, Map<Socket, { busy: boolean }>>();
+
+function trackServed(server: HttpServer | HttpsServer): void {
+  const sockets = new Map<Socket, { busy: boolean }>();
+  served.set(server, sockets);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    let entry = sockets.get(socket);
+    if (!entry) {
+      entry = { busy: true };
+      sockets.set(socket, entry);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    entry.busy = true;
+    const state = entry;
+    res.once('finish', () => (state.busy = false));
+    res.once('close', () => (state.busy = false));
+  });
+}
+
 export function applyConnectionBounds(server: HttpServer | HttpsServer, b: ConnectionBounds, tls: boolean): void {
+  trackServed(server);
   server.headersTimeout = b.headersTimeoutMs;
   server.requestTimeout = b.requestTimeoutMs;
   server.keepAliveTimeout = b.keepAliveTimeoutMs;
@@ -67,6 +89,11 @@ export function applyConnectionBounds(server: HttpServer | HttpsServer, b: Conne
  * Stop accepting, close idle keep-alive sockets at once (clients reconnect, to another replica
  * once endpoints dropped this one), let in-flight requests finish (their answers carry
  * `Connection: close` while stopping), and after `graceMs` close what is left.
+ *
+ * "Idle" means: has answered a request and is between requests. A connection that has not
+ * sent its first request yet is left alone (Node's closeIdleConnections would reset a client
+ * that just finished its handshake): it is answered with `Connection: close`, or closed by the
+ * header deadline.
  */
 export function drain(server: HttpServer | HttpsServer, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
@@ -76,6 +103,11 @@ export function drain(server: HttpServer | HttpsServer, graceMs: number): Promis
       clearTimeout(timer);
       resolve();
     });
-    server.closeIdleConnections();
+    const sockets = served.get(server);
+    if (!sockets) {
+      server.closeIdleConnections();
+      return;
+    }
+    for (const [socket, state] of sockets) if (!state.busy) socket.destroy();
   });
 }
