@@ -66,7 +66,9 @@ describe('the webhook under its shipped memory limit', () => {
     port = await freePort();
     const [metricsPort, reportPort] = [await freePort(), await freePort()];
     const args = [CLI, 'webhook', '--dev-self-signed', '--gate-source', 'always', '--bind-address', '127.0.0.1', '--port', String(port),
-      '--metrics-port', String(metricsPort), '--report-port', String(reportPort), '--image', 'premigration-hooks:mem-test', '--log-level', 'error'];
+      '--metrics-port', String(metricsPort), '--report-port', String(reportPort), '--image', 'premigration-hooks:mem-test', '--log-level', 'error',
+      // No cluster here: nothing to learn versions or namespace limits from.
+      '--sidecar-mode', 'native', '--namespace-limits', 'ignore'];
     // The shell joins the cgroup, then becomes node: every byte node allocates is charged there.
     child = spawn('sh', ['-c', `echo $$ > ${group.procsFile} && exec "$0" "$@"`, process.execPath, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
     child.on('exit', (code, signal) => (exit = { code, signal }));

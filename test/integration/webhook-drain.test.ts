@@ -21,6 +21,8 @@ test('SIGTERM under keep-alive load: no resets, Connection: close while unready,
     CLI, 'webhook', '--dev-self-signed', '--gate-source', 'always', '--bind-address', '127.0.0.1', '--port', String(port),
     '--metrics-port', String(metricsPort), '--report-port', String(reportPort), '--image', 'premigration-hooks:drain', '--log-level', 'error',
     '--shutdown-delay-ms', '600', '--keep-alive-timeout-ms', '30000',
+    // No cluster here: nothing to learn versions or namespace limits from.
+    '--sidecar-mode', 'native', '--namespace-limits', 'ignore',
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await eventually('webhook ready', async () => ((await httpsRequest(port, 'GET', '/readyz')).status === 200 ? true : undefined), 80);
