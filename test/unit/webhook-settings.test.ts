@@ -16,7 +16,7 @@ describe('parseWebhookSettings', () => {
     expect(s.inject).toEqual({
       image: 'quay.io/example/premigration-hooks:v0.1.0', imagePullPolicy: 'IfNotPresent', imageCommand: 'premigration-hooks',
       sidecarMode: 'auto', injectPolicy: 'needed', hooks: [...DEFAULT_HOOKS], trustUpstream: [], onError: 'pass', clientTimeoutMs: 2000, logLevel: 'info',
-      guaranteed: { cpu: '100m', memory: '128Mi' }, burstable: { cpu: '10m', memory: '64Mi' },
+      guaranteed: { cpu: '100m', memory: '96Mi' }, burstable: { cpu: '10m', memory: '64Mi' },
     });
   });
 

@@ -72,7 +72,7 @@ const FLAGS: FlagTable = {
   'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the hook client does when the server fails (default pass)' },
   'client-timeout-ms': { env: 'CLIENT_TIMEOUT_MS', help: 'hook client deadline (default 2000)' },
   'sidecar-cpu': { env: 'SIDECAR_CPU', help: 'cpu request=limit in Guaranteed pods (default 100m)' },
-  'sidecar-memory': { env: 'SIDECAR_MEMORY', help: 'memory request=limit in Guaranteed pods (default 128Mi)' },
+  'sidecar-memory': { env: 'SIDECAR_MEMORY', help: 'memory request=limit in Guaranteed pods (default 96Mi)' },
   'sidecar-cpu-request': { env: 'SIDECAR_CPU_REQUEST', help: 'cpu request in Burstable pods (default 10m)' },
   'sidecar-memory-request': { env: 'SIDECAR_MEMORY_REQUEST', help: 'memory request in Burstable pods (default 64Mi)' },
   'max-body-bytes': { env: 'MAX_BODY_BYTES', help: `largest AdmissionReview accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})` },
@@ -184,7 +184,7 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
       logLevel,
       guaranteed: {
         cpu: quantity('sidecar-cpu', f.get('sidecar-cpu'), '100m', true),
-        memory: quantity('sidecar-memory', f.get('sidecar-memory'), '128Mi', false),
+        memory: quantity('sidecar-memory', f.get('sidecar-memory'), '96Mi', false),
       },
       burstable: {
         cpu: quantity('sidecar-cpu-request', f.get('sidecar-cpu-request'), '10m', false),
