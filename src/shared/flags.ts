@@ -18,6 +18,8 @@ export interface FlagSpec {
   boolean?: true;
   /** Placeholder shown in the usage text (default `<value>`). */
   value?: string;
+  /** May be given more than once; every value is in ParsedFlags.lists (the variable counts as one). */
+  multiple?: true;
 }
 
 export type FlagTable = Readonly<Record<string, FlagSpec>>;
@@ -28,6 +30,8 @@ export class UsageError extends InputError {}
 export interface ParsedFlags {
   /** The flags given (argv over env), booleans as 'true'/'false'. */
   values: Map<string, string>;
+  /** Every value of a `multiple` flag, in order (argv, else its variable); absent when not given. */
+  lists: Map<string, string[]>;
   help: boolean;
 }
 
@@ -65,7 +69,7 @@ export function parseFlags(table: FlagTable, argv: readonly string[], env: Reado
       strict: true,
       allowPositionals: false,
       options: {
-        ...Object.fromEntries(Object.keys(table).map((name) => [name, { type: 'string' as const }])),
+        ...Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, { type: 'string' as const, ...(spec.multiple ? { multiple: true } : {}) }])),
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -73,14 +77,21 @@ export function parseFlags(table: FlagTable, argv: readonly string[], env: Reado
     throw new UsageError(usageMessage(err));
   }
   const values = new Map<string, string>();
+  const lists = new Map<string, string[]>();
   for (const [name, spec] of Object.entries(table)) {
-    const fromArgv = parsed.values[name];
+    let fromArgv = parsed.values[name];
+    if (Array.isArray(fromArgv)) {
+      const all = fromArgv.filter((v): v is string => typeof v === 'string');
+      if (all.length > 0) lists.set(name, all);
+      fromArgv = all[all.length - 1];
+    }
     const fromEnv = spec.env ? env[ENV_PREFIX + spec.env] : undefined;
     const raw = typeof fromArgv === 'string' ? fromArgv : fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
     if (raw === undefined) continue;
     values.set(name, spec.boolean ? booleanValue(name, raw) : raw);
+    if (spec.multiple && !lists.has(name)) lists.set(name, [raw]);
   }
-  return { values, help: parsed.values.help === true };
+  return { values, lists, help: parsed.values.help === true };
 }
 
 /** `usage: premigration-hooks <command> <synopsis>`, a summary, then one line per flag. */

@@ -13,6 +13,15 @@ const TABLE: FlagTable = {
 };
 
 describe('parseFlags', () => {
+  test('a multiple flag keeps every value in order; its variable counts as one; values holds the last', () => {
+    const t: FlagTable = { fact: { env: 'FACT', multiple: true, help: 'repeatable' } };
+    const argv = parseFlags(t, ['--fact', 'a=1', '--fact=b=2'], { PREMIGRATION_HOOKS_FACT: 'c=3' });
+    expect(argv.lists.get('fact')).toEqual(['a=1', 'b=2']);
+    expect(argv.values.get('fact')).toBe('b=2');
+    expect(parseFlags(t, [], { PREMIGRATION_HOOKS_FACT: 'c=3' }).lists.get('fact')).toEqual(['c=3']);
+    expect(parseFlags(t, []).lists.has('fact')).toBe(false);
+  });
+
   test('a flag beats its environment variable; an empty variable counts as unset', () => {
     expect(parseFlags(TABLE, ['--socket', '/a'], { PREMIGRATION_HOOKS_SOCKET: '/b' }).values.get('socket')).toBe('/a');
     expect(parseFlags(TABLE, [], { PREMIGRATION_HOOKS_SOCKET: '/b' }).values.get('socket')).toBe('/b');
