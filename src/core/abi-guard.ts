@@ -6,7 +6,10 @@
  *   - the path attributes (file, dev, dir) of a disk's <source> elements;
  *   - the path of the EFI NVRAM file: the text of <os><nvram>, or the file attribute of its
  *     <source> (libvirt's ABI check compares the firmware, not where its variable store lives;
- *     the real-libvirt e2e test migrates a guest whose NVRAM path the hook moved).
+ *     the real-libvirt e2e test migrates a guest whose NVRAM path the hook moved);
+ *   - a disk's <iotune> (I/O limits: libvirt's disk ABI check, virDomainDiskDefCheckABIStability,
+ *     compares device, bus, target, serial, wwn, vendor, product and address, not the limits;
+ *     the real-libvirt e2e test migrates a guest whose disk a site hook gave an <iotune>).
  * Everything else — vCPU count and topology, guest NUMA cells, memory, devices, name, uuid,
  * features — must be identical, or the chain refuses with an AbiViolation naming the element.
  *
@@ -24,10 +27,12 @@ import { DomainXml, type XmlElement } from './xml/index.js';
 
 /** Top-level elements a hook may add, remove or rewrite freely. */
 export const MUTABLE_SUBTREES: ReadonlySet<string> = new Set(['cputune', 'numatune', 'description', 'metadata']);
+/** Children of a top-level <devices><disk> that may be added, removed or rewritten. */
+export const MUTABLE_DISK_CHILDREN: ReadonlySet<string> = new Set(['iotune']);
 /** Attributes of a disk <source> (at any depth inside <disk>) whose values may change. */
 export const MUTABLE_DISK_SOURCE_ATTRS: ReadonlySet<string> = new Set(['file', 'dev', 'dir']);
 
-const ALLOWED = 'libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths, the NVRAM path, <description> and <metadata>';
+const ALLOWED = 'libvirt only lets a migration hook change <cputune>, <numatune>, disk source paths and I/O limits, the NVRAM path, <description> and <metadata>';
 
 /** Which paths compareTrees masks below an element: a disk's source paths, or the NVRAM path. */
 type Mask = 'none' | 'disk' | 'nvram';
@@ -82,8 +87,9 @@ function compareTrees(before: XmlElement, after: XmlElement, where: Mask): void 
     );
     throw new AbiViolation(after.path(), `attribute${changed.length > 1 ? 's' : ''} ${changed.map((n) => `'${n}'`).join(', ')} changed; ${ALLOWED}`);
   }
-  const bc = before.elements();
-  const ac = after.elements();
+  const isDisk = inDisk && after.name === 'disk' && after.parent?.name === 'devices' && after.parent.parent?.parent === null;
+  const bc = isDisk ? before.elements().filter((e) => !MUTABLE_DISK_CHILDREN.has(e.name)) : before.elements();
+  const ac = isDisk ? after.elements().filter((e) => !MUTABLE_DISK_CHILDREN.has(e.name)) : after.elements();
   // Whitespace between child elements is layout, not content.
   const bt = bc.length > 0 ? before.text().trim() : before.text();
   const at = ac.length > 0 ? after.text().trim() : after.text();
