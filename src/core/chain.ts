@@ -9,7 +9,7 @@
 // Imported rather than used as the global: Node loads the global lazily, on the first call's clock.
 import { performance } from 'node:perf_hooks';
 import { abiSnapshot, assertSameAbi } from './abi-guard.js';
-import { resolveHooks } from './hooks/registry.js';
+import { REGISTRY, type HookRegistry } from './hooks/registry.js';
 import type { Change, Hook, HookContext } from './hooks/types.js';
 import { DEFAULT_MAX_XML_BYTES, DomainXml } from './xml/index.js';
 
@@ -41,11 +41,13 @@ export interface ChainOptions {
   /** Hook names in any order; the registry fixes the run order. Default: all default-enabled hooks. */
   hooks?: string[];
   maxBytes?: number;
+  /** The registry to resolve `hooks` in: REGISTRY, or a copy with site hooks (`with()`). */
+  registry?: HookRegistry;
 }
 
 /** Throws XmlError | HookRefusal | AbiViolation | InputError (unknown hook name). */
 export function runChain(xml: string, ctx: HookContext, opts: ChainOptions = {}): ChainResult {
-  return runHooks(xml, ctx, resolveHooks(opts.hooks), opts);
+  return runHooks(xml, ctx, (opts.registry ?? REGISTRY).resolveHooks(opts.hooks), opts);
 }
 
 /**
