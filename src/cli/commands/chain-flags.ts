@@ -12,6 +12,11 @@ import { parseCpuList } from '../../core/topology/index.js';
 import { readHostTopology } from '../../node/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
 import { DEFAULT_MAX_XML_BYTES } from '../../core/xml/index.js';
+import { REGISTRY } from '../../core/hooks/registry.js';
+import type { ChainOptions } from '../../core/chain.js';
+import type { CompiledSiteHook, Facts, SiteHookSkip, AllowList } from '../../core/site-hooks/index.js';
+import { readCgroupCpuset } from '../../node/index.js';
+import { cliSiteEntries, loadSiteHooksFile, parseAllowFlags, parseFactFlags } from './site-hook-flags.js';
 
 export interface ChainFlags {
   cpuset: number[];
@@ -21,6 +26,13 @@ export interface ChainFlags {
   hooks: string[] | undefined;
   sourceNamespace: string | undefined;
   targetNamespace: string | undefined;
+  /** From --site-hooks, validated, in run order; [] without the flag. */
+  siteHooks: CompiledSiteHook[];
+  /** From --fact. */
+  facts: Facts;
+  allow: AllowList;
+  /** false: no --cpuset with --site-hooks, so only the site hooks run (the built-ins need the target's cpuset). */
+  cpusetGiven: boolean;
 }
 
 const FLAGS: FlagTable = {
@@ -29,12 +41,15 @@ const FLAGS: FlagTable = {
   hooks: { value: '<a,b>', help: `hooks to run (default: ${DEFAULT_HOOKS.join(',')}); they run in registry order` },
   'source-namespace': { value: '<ns>', help: 'disk-namespace: the namespace the VM comes from (default: read from its cloud-init paths)' },
   'target-namespace': { value: '<ns>', help: 'disk-namespace: the namespace it lands in (default: read from <name>, <namespace>_<vmi>)' },
+  'site-hooks': { value: '<file>', help: 'YAML file of SiteHook objects (---separated) to run after the built-in hooks' },
+  fact: { value: '<name=value>', multiple: true, help: 'a fact for ${...} in site hooks (node.name, pod.name, pod.namespace, vmi.name; repeatable)' },
+  'site-hook-allow': { value: '<path>', multiple: true, help: 'extend the site-hook allow-list (repeatable or a,b); a risk: see docs/site-hooks.md' },
 };
 
 export function chainUsage(command: string, summary: string): string {
   return usageText(
     command,
-    '--cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X] [--target-namespace Y] < domain.xml',
+    '--cpuset <list> [--sysfs <root>] [--hooks <a,b>] [--source-namespace X] [--target-namespace Y] [--site-hooks FILE --fact NAME=VALUE...] < domain.xml',
     FLAGS,
     summary,
   ) + 'Exit 0: done. Exit 2: a hook refused, the input is bad, or a flag is wrong (one line on stderr).\n';
@@ -42,11 +57,15 @@ export function chainUsage(command: string, summary: string): string {
 
 /** Parses argv; returns 'help' for -h/--help. Throws InputError for anything wrong. */
 export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
-  const { values, help } = parseFlags(FLAGS, argv);
+  const { values, lists, help } = parseFlags(FLAGS, argv);
   if (help) return 'help';
+  const allow = parseAllowFlags(lists.get('site-hook-allow'));
+  const facts = parseFactFlags(lists.get('fact') ?? []);
+  const siteFile = values.get('site-hooks');
+  const siteHooks = siteFile !== undefined ? loadSiteHooksFile(siteFile, allow) : [];
   const cpusetText = values.get('cpuset');
-  if (cpusetText === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
-  const cpuset = parseCpuList(cpusetText);
+  if (cpusetText === undefined && siteFile === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
+  const cpuset = cpusetText !== undefined ? parseCpuList(cpusetText) : ownCpuset();
   if (cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
   const src = values.get('source-namespace');
   const dst = values.get('target-namespace');
@@ -58,7 +77,33 @@ export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
     hooks = parseList(values.get('hooks'));
     if (hooks === undefined) throw new InputError(`--hooks is empty; valid hooks: ${hookNames().join(', ')}`);
   }
-  return { cpuset, sysfs: values.get('sysfs') ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst };
+  if (cpusetText === undefined && hooks !== undefined) throw new InputError('--hooks selects built-in hooks, which need --cpuset');
+  return { cpuset, sysfs: values.get('sysfs') ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst, siteHooks, facts, allow, cpusetGiven: cpusetText !== undefined };
+}
+
+/** The site-hook part of ChainFlags when there are none (for callers that build flags themselves). */
+export const NO_SITE_HOOKS: Pick<ChainFlags, 'siteHooks' | 'facts' | 'allow' | 'cpusetGiven'> = { siteHooks: [], facts: {}, allow: parseAllowFlags([]), cpusetGiven: true };
+
+/** This process's cpuset: what ${cpuset} means when only site hooks run. */
+function ownCpuset(): number[] {
+  try {
+    return readCgroupCpuset().cpus;
+  } catch (err) {
+    throw new InputError(`no --cpuset given and this machine's cpuset cannot be read: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The chain options for these flags: the built-ins chosen by --hooks (none without --cpuset),
+ * then every site hook of --site-hooks, in order then name. `skips` collects the site hooks
+ * passed over under onError: pass.
+ */
+export function chainOptionsFor(flags: ChainFlags, skips: SiteHookSkip[] = []): ChainOptions {
+  if (flags.siteHooks.length === 0) return flags.hooks ? { hooks: flags.hooks } : {};
+  const entries = cliSiteEntries(flags.siteHooks, flags.facts, flags.allow, skips);
+  const registry = REGISTRY.with(entries);
+  const builtIns = flags.cpusetGiven ? REGISTRY.resolve(flags.hooks).map((e) => e.name) : [];
+  return { registry, hooks: [...builtIns, ...entries.map((e) => e.name)] };
 }
 
 export function loadHost(sysfs: string): HostTopology {

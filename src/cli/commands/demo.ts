@@ -16,7 +16,7 @@ import { formatCpuList } from '../../core/topology/index.js';
 import { describeTopology } from '../../core/topology/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
 import { DomainXml } from '../../core/xml/index.js';
-import { loadHost, type ChainFlags } from './chain-flags.js';
+import { loadHost, NO_SITE_HOOKS, type ChainFlags } from './chain-flags.js';
 import { renderExplanation } from './explain.js';
 
 const DEMO_DOMAIN = 'assets/demo-domain.xml';
@@ -79,7 +79,7 @@ function thisMachine(domain: string, out: string[]): void {
     cpuset = cpuset.slice(-needed);
     out.push(`      A dedicated-CPU pod would get exactly ${needed} exclusive CPUs; the demo uses the last ${needed} of them: ${formatCpuList(cpuset)}.`);
   }
-  const flags: ChainFlags = { cpuset, sysfs: '/sys', hooks: undefined, sourceNamespace: undefined, targetNamespace: undefined };
+  const flags: ChainFlags = { cpuset, sysfs: '/sys', hooks: undefined, sourceNamespace: undefined, targetNamespace: undefined, ...NO_SITE_HOOKS };
   let xml = domain;
   if (cpuset.length < needed) {
     out.push(`      The domain needs ${needed} exclusive CPUs (${why}); this machine offers ${cpuset.length}.`);
@@ -102,7 +102,7 @@ function twoSocketNode(root: string, domain: string, out: string[]): void {
   out.push(`      The target pod got CPUs ${formatCpuList(FIXTURE_CPUSET)} (two whole cores of NUMA cell 1), and the VM moves from namespace team-a to team-b.`);
   out.push('      Expect: the 2 vCPUs on sibling threads 5,13; emulator and iothread on 7; NUMA memory in cell 1; the cloud-init path in team-b.');
   out.push('');
-  const flags: ChainFlags = { cpuset: FIXTURE_CPUSET, sysfs: relative(process.cwd(), sysfs) || sysfs, hooks: undefined, sourceNamespace: 'team-a', targetNamespace: 'team-b' };
+  const flags: ChainFlags = { cpuset: FIXTURE_CPUSET, sysfs: relative(process.cwd(), sysfs) || sysfs, hooks: undefined, sourceNamespace: 'team-a', targetNamespace: 'team-b', ...NO_SITE_HOOKS };
   out.push(indent(explainOrRefusal(domain, flags, host).text));
 }
 

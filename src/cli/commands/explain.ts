@@ -9,7 +9,8 @@ import { formatCpuList } from '../../core/topology/index.js';
 import { describeTopology } from '../../core/topology/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
 import { reportUsageError } from '../../shared/flags.js';
-import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin, type ChainFlags } from './chain-flags.js';
+import { chainOptionsFor, chainUsage, contextFor, loadHost, parseChainFlags, readStdin, type ChainFlags } from './chain-flags.js';
+import type { CompiledSiteHook, SiteHookSkip } from '../../core/site-hooks/index.js';
 import { unifiedDiff } from './line-diff.js';
 
 /** Mask passwd='…' (VNC/SPICE) in a line shown to the user. */
@@ -28,12 +29,19 @@ function plural(n: number, noun: string): string {
 export interface ExplainInput {
   input: string;
   result: ChainResult;
-  flags: Pick<ChainFlags, 'cpuset' | 'sysfs' | 'sourceNamespace' | 'targetNamespace'>;
+  flags: Pick<ChainFlags, 'cpuset' | 'sysfs' | 'sourceNamespace' | 'targetNamespace'> & Partial<Pick<ChainFlags, 'siteHooks' | 'facts' | 'cpusetGiven'>>;
   host: HostTopology;
+  /** Site hooks passed over under onError: pass, with the reason. */
+  skips?: readonly SiteHookSkip[];
+}
+
+function describeEdit(e: CompiledSiteHook['spec']['edits'][number]): string {
+  const what = e.set !== undefined ? `set ${JSON.stringify(e.set)}` : e.remove ? 'remove' : `appendXML ${e.appendXML!.trim().replace(/\s*\n\s*/g, ' ')}`;
+  return `${e.select}: ${what}${e.require ? ' (require)' : ''}`;
 }
 
 /** The whole report, as text (pure, for tests and the demo). */
-export function renderExplanation({ input, result, flags, host }: ExplainInput): string {
+export function renderExplanation({ input, result, flags, host, skips = [] }: ExplainInput): string {
   const out: string[] = [];
   const usable = flags.cpuset.filter((c) => host.cpus.has(c)).length;
   out.push(`domain:  ${result.domainName || '(unnamed)'}`);
@@ -41,6 +49,9 @@ export function renderExplanation({ input, result, flags, host }: ExplainInput):
   if (flags.sourceNamespace !== undefined || flags.targetNamespace !== undefined) {
     out.push(`         namespace ${flags.sourceNamespace ?? '(from the paths)'} → ${flags.targetNamespace ?? '(from <name>)'}`);
   }
+  const facts = Object.entries(flags.facts ?? {});
+  if (facts.length > 0) out.push(`facts:   ${facts.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (flags.cpusetGiven === false) out.push('         no --cpuset: only the site hooks run (the built-in hooks need the target\'s cpuset)');
   out.push('');
 
   if (result.changed) {
@@ -63,13 +74,27 @@ export function renderExplanation({ input, result, flags, host }: ExplainInput):
     out.push('notes:');
     for (const n of result.notes) out.push(`  ${n}`);
   }
+  const siteHooks = flags.siteHooks ?? [];
+  if (siteHooks.length > 0) {
+    out.push('');
+    out.push('site hooks (order, name: edits):');
+    for (const h of siteHooks) {
+      const run = result.hooks.find((r) => r.name === `site:${h.name}`);
+      const skip = skips.find((k) => k.hook === `site:${h.name}`);
+      const status = skip ? `skipped (onError: pass): ${skip.reason}` : `${plural(run?.changes ?? 0, 'change')}`;
+      out.push(`  ${h.spec.order} site:${h.name}: ${status}`);
+      h.spec.edits.forEach((e, i) => out.push(`      ${i + 1}. ${describeEdit(e)}`));
+    }
+  }
   if (result.changes.length > 0) {
     out.push('');
     out.push('changes (before → after):');
     const label = (path: string): string => path.replace(/^\/domain\//, '');
     const w = Math.max(...result.changes.map((c) => label(c.path).length));
+    const hw = siteHooks.length > 0 ? Math.max(...result.changes.map((c) => c.hook.length)) : 0;
     for (const change of result.changes) {
-      out.push(`  ${label(change.path).padEnd(w)}  ${change.before ?? '(none)'} → ${change.after ?? '(removed)'}`);
+      const who = siteHooks.length > 0 ? `${change.hook.padEnd(hw)}  ` : '';
+      out.push(`  ${who}${label(change.path).padEnd(w)}  ${change.before ?? '(none)'} → ${change.after ?? '(removed)'}`);
     }
   }
   const corrections = [...new Set(result.changes.flatMap((c) => (c.correction !== undefined ? [`${c.hook}: ${c.correction}`] : [])))];
@@ -94,8 +119,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const host = loadHost(flags.sysfs);
     const input = await readStdin();
-    const result = runChain(input, contextFor(flags, host), flags.hooks ? { hooks: flags.hooks } : {});
-    process.stdout.write(renderExplanation({ input, result, flags, host }));
+    const skips: SiteHookSkip[] = [];
+    const result = runChain(input, contextFor(flags, host), chainOptionsFor(flags, skips));
+    process.stdout.write(renderExplanation({ input, result, flags, host, skips }));
     return 0;
   } catch (err) {
     return reportUsageError('explain', err);

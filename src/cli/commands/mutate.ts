@@ -5,7 +5,7 @@
  */
 import { runChain } from '../../core/chain.js';
 import { reportUsageError } from '../../shared/flags.js';
-import { chainUsage, contextFor, loadHost, parseChainFlags, readStdin } from './chain-flags.js';
+import { chainOptionsFor, chainUsage, contextFor, loadHost, parseChainFlags, readStdin } from './chain-flags.js';
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const ctx = contextFor(flags, loadHost(flags.sysfs));
     const xml = await readStdin();
-    const result = runChain(xml, ctx, flags.hooks ? { hooks: flags.hooks } : {});
+    const result = runChain(xml, ctx, chainOptionsFor(flags));
     process.stdout.write(result.xml);
     return 0;
   } catch (err) {
