@@ -14,7 +14,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VERSION } from '../shared/version.js';
 import { InputError } from '../core/errors.js';
-import { hookNames, resolveHooks } from '../core/hooks/registry.js';
+import type { ChainOptions } from '../core/chain.js';
+import { REGISTRY, type HookRegistry } from '../core/hooks/registry.js';
+import { siteHookEntries } from '../core/site-hooks/index.js';
 import { parseCpuList } from '../core/topology/index.js';
 import { readHostTopology } from '../node/index.js';
 import { createApp, type ChainRunner } from './app.js';
@@ -86,6 +88,25 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 /**
+ * The registry of this pod: the built-ins, then the delivered site hooks as `site:<name>`
+ * (docs/site-hooks.md), which count in metrics and logs like any hook. A site hook skipped
+ * under onError: pass is logged as a warning.
+ */
+function registryFor(settings: ServerSettings, log: ServerLogger): HookRegistry {
+  if (!settings.siteHooks || !settings.siteHookAllow) return REGISTRY;
+  const entries = siteHookEntries(settings.siteHooks, { facts: settings.siteHookFacts ?? {}, allow: settings.siteHookAllow }, (skip) =>
+    log.warn({ hook: skip.hook, reason: skip.reason }, 'site hook refused; skipped (onError: pass)'),
+  );
+  return REGISTRY.with(entries);
+}
+
+/** The built-ins --hooks selects (default set without it), then every site hook. */
+function hookList(settings: ServerSettings, registry: HookRegistry): string[] {
+  const builtIns = REGISTRY.resolve(settings.hooks).map((e) => e.name);
+  return [...builtIns, ...registry.entries.filter((e) => e.source === 'site').map((e) => e.name)];
+}
+
+/**
  * The start-up steps up to the files compute reads (client binary and client.conf), shared by
  * a normal start and --install-only, so both leave exactly the same files. Returns the hooks.
  */
@@ -94,7 +115,7 @@ async function installArtifacts(settings: ServerSettings, log: ServerLogger): Pr
   if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
 
   // An unknown --hooks name fails here, before anything is written.
-  const hooks = resolveHooks(settings.hooks).map((h) => h.name);
+  const hooks = hookList(settings, REGISTRY);
 
   if (settings.installClient) {
     const installed = await installClient(settings.clientBinary, settings.installClient);
@@ -119,8 +140,10 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
   const host = readHostTopology(settings.sysfs);
   if (host.online.length === 0) throw new Error(`no online CPUs found under ${settings.sysfs}/devices/system/cpu`);
 
+  const registry = registryFor(settings, log);
+  const allHooks = hookList(settings, registry);
   const metrics = new ServerMetrics({ defaults: true });
-  metrics.initHooks(hookNames());
+  metrics.initHooks(registry.names());
   // The chain (parser, hooks' edits, ABI guard) is imported after the listen: a second after
   // ready, or by the first migrate-begin if that comes sooner. The start-up probe never waits for it.
   let chain: ChainRunner | undefined;
@@ -135,11 +158,12 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
     released = () => resolve('release-end');
   });
   const app = createApp({
-    runChain: (xml, ctx, opts) => (chain as ChainRunner)(xml, ctx, opts),
+    // The site entries reach the chain through the registry (the app builds its own chain options).
+    runChain: (xml, ctx, opts: ChainOptions) => (chain as ChainRunner)(xml, ctx, registry === REGISTRY ? opts : { ...opts, registry }),
     chainLoaded,
     host,
     parseCpuset: parseCpuList,
-    hooks,
+    hooks: allHooks,
     identity: identityFacts(settings),
     logger: log,
     metrics,
@@ -168,7 +192,7 @@ async function serve(settings: ServerSettings, log: ServerLogger, stopSignal: Pr
       version: VERSION,
       socket: settings.socket,
       clientConf: settings.clientConf,
-      hooks,
+      hooks: allHooks,
       cpus: host.online.length,
       cells: host.cells.length,
       onError: settings.onError,

@@ -11,6 +11,7 @@ import { isDnsLabel, isDnsSubdomain } from '../core/names.js';
 import type { HookContext } from '../core/hooks/types.js';
 import { REGISTRY } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
+import { allowList, parseDelivery, SiteHookInvalid, type AllowList, type CompiledSiteHook, type Facts } from '../core/site-hooks/index.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -59,6 +60,11 @@ export interface ServerSettings {
   drainTimeoutMs: number;
   /** Drain and exit 0 after libvirt's `release end` (classic mode: the sidecar leaves with its VM). */
   exitOnRelease?: true;
+  /** Site hooks delivered by the webhook (--site-hooks-json), validated, in run order; absent for none. */
+  siteHooks?: CompiledSiteHook[];
+  /** Facts known at start (node.name, pod.name, pod.namespace, vmi.name) for `${…}` in site hooks. */
+  siteHookFacts?: Facts;
+  siteHookAllow?: AllowList;
 }
 
 export interface SettingsDefaults {
@@ -78,8 +84,8 @@ const FLAGS: FlagTable = {
   'on-error': { env: 'ON_ERROR', help: 'pass|abort: what the client does when no answer comes (default pass)' },
   'timeout-ms': { env: 'TIMEOUT_MS', help: `client deadline and per-request timeout (default ${DEFAULT_TIMEOUT_MS})` },
   'max-body-bytes': { env: 'MAX_BODY_BYTES', help: `largest domain XML accepted, else 413 (default ${DEFAULT_MAX_BODY_BYTES})` },
-  'pod-namespace': { env: 'POD_NAMESPACE', help: 'namespace of this target pod (the webhook passes it); disk-namespace cross-checks the domain name with it' },
-  'vmi-name': { env: 'VMI_NAME', help: 'name of the VMI this target pod runs (the webhook passes it); cross-checked likewise' },
+  'pod-namespace': { env: 'POD_NAMESPACE', help: 'namespace of this target pod (the webhook passes it); disk-namespace cross-checks the domain name with it; fact ${pod.namespace}' },
+  'vmi-name': { env: 'VMI_NAME', help: 'name of the VMI this target pod runs (the webhook passes it); cross-checked likewise; fact ${vmi.name}' },
   'source-namespace': { env: 'SOURCE_NAMESPACE', help: 'disk-namespace override: the namespace the VM comes from (default: read from its paths)' },
   'target-namespace': { env: 'TARGET_NAMESPACE', help: 'disk-namespace override: the namespace it lands in (default: read from the domain name)' },
   'log-level': { env: 'LOG_LEVEL', help: `${LOG_LEVELS.join('|')} (default info)` },
@@ -89,7 +95,43 @@ const FLAGS: FlagTable = {
   'keep-alive-timeout-ms': { env: 'KEEP_ALIVE_TIMEOUT_MS', help: 'close an idle keep-alive connection after this (default 1000)' },
   'drain-timeout-ms': { env: 'DRAIN_TIMEOUT_MS', help: 'on SIGTERM, cut responses still running after this (default --timeout-ms + 1000)' },
   'exit-on-release': { env: 'EXIT_ON_RELEASE', help: 'after POST /v1/release-end (the domain left this pod), drain and exit 0', boolean: true },
+  'site-hooks-json': { env: 'SITE_HOOKS', help: 'site hooks to run after the built-ins, as the webhook delivers them (docs/site-hooks.md)' },
+  'site-hook-allow': { env: 'SITE_HOOK_ALLOW', help: 'comma-separated paths added to the site-hook allow-list (a risk: docs/site-hooks.md)' },
+  'node-name': { env: 'NODE_NAME', help: 'fact ${node.name} for site hooks (downward API spec.nodeName)' },
+  'pod-name': { env: 'POD_NAME', help: 'fact ${pod.name} for site hooks (downward API metadata.name)' },
 };
+
+const FACT_FLAGS = { 'node.name': 'node-name', 'pod.name': 'pod-name', 'pod.namespace': 'pod-namespace', 'vmi.name': 'vmi-name' } as const;
+
+/** The delivered site hooks, checked against this server's allow-list, with every fact they use present. */
+function siteHookSettings(f: ReadonlyMap<string, string>): Pick<ServerSettings, 'siteHooks' | 'siteHookFacts' | 'siteHookAllow'> {
+  let allow: AllowList;
+  try {
+    allow = allowList(parseList(f.get('site-hook-allow')) ?? []);
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  let siteHooks: CompiledSiteHook[];
+  try {
+    siteHooks = parseDelivery(f.get('site-hooks-json'), allow);
+  } catch (err) {
+    throw new InputError(`--site-hooks-json: ${err instanceof SiteHookInvalid ? err.message : (err as Error).message}`);
+  }
+  const facts: Facts = {};
+  for (const [fact, flag] of Object.entries(FACT_FLAGS) as Array<[keyof typeof FACT_FLAGS, string]>) {
+    const v = f.get(flag);
+    if (v !== undefined) facts[fact] = v;
+  }
+  for (const h of siteHooks) {
+    for (const fact of h.facts) {
+      if (fact in FACT_FLAGS && facts[fact] === undefined) {
+        const flag = FACT_FLAGS[fact as keyof typeof FACT_FLAGS];
+        throw new InputError(`site hook ${h.name} uses \${${fact}}, but --${flag} (PREMIGRATION_HOOKS_${flag.toUpperCase().replace(/-/g, '_')}) is not set`);
+      }
+    }
+  }
+  return siteHooks.length === 0 ? {} : { siteHooks, siteHookFacts: facts, siteHookAllow: allow };
+}
 
 export function usage(): string {
   return usageText('serve', '--socket <path> [flags]', FLAGS);
@@ -184,6 +226,7 @@ function connectionTimeouts(f: ReadonlyMap<string, string>): Pick<ServerSettings
     requestTimeoutMs: parsePositiveInt('--request-timeout-ms', f.get('request-timeout-ms'), 2 * timeoutMs),
     keepAliveTimeoutMs: parsePositiveInt('--keep-alive-timeout-ms', f.get('keep-alive-timeout-ms'), 1000),
     drainTimeoutMs: parsePositiveInt('--drain-timeout-ms', f.get('drain-timeout-ms'), timeoutMs + 1000),
+    ...siteHookSettings(f),
   };
 }
 
