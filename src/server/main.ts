@@ -100,10 +100,12 @@ function registryFor(settings: ServerSettings, log: ServerLogger): HookRegistry 
   return REGISTRY.with(entries);
 }
 
-/** The built-ins --hooks selects (default set without it), then every site hook. */
+/**
+ * The hooks --hooks names (built-ins and `site:<name>`), in registry order; without --hooks the
+ * default built-ins and every delivered site hook.
+ */
 function hookList(settings: ServerSettings, registry: HookRegistry): string[] {
-  const builtIns = REGISTRY.resolve(settings.hooks).map((e) => e.name);
-  return [...builtIns, ...registry.entries.filter((e) => e.source === 'site').map((e) => e.name)];
+  return registry.resolve(settings.hooks).map((e) => e.name);
 }
 
 /**
@@ -115,7 +117,7 @@ async function installArtifacts(settings: ServerSettings, log: ServerLogger): Pr
   if (await claimSocketPath(settings.socket)) log.info({ socket: settings.socket }, 'removed a stale socket');
 
   // An unknown --hooks name fails here, before anything is written.
-  const hooks = hookList(settings, REGISTRY);
+  const hooks = hookList(settings, registryFor(settings, log)).filter((h) => REGISTRY.find(h) !== undefined);
 
   if (settings.installClient) {
     const installed = await installClient(settings.clientBinary, settings.installClient);

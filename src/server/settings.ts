@@ -9,9 +9,9 @@ import { parseOnError, type OnErrorPolicy } from '../protocol/policy.js';
 import { InputError } from '../core/errors.js';
 import { isDnsLabel, isDnsSubdomain } from '../core/names.js';
 import type { HookContext } from '../core/hooks/types.js';
-import { REGISTRY } from '../core/hooks/registry.js';
+import { REGISTRY, type HookEntry } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
-import { allowList, parseDelivery, SiteHookInvalid, type AllowList, type CompiledSiteHook, type Facts } from '../core/site-hooks/index.js';
+import { allowList, parseDelivery, SITE_PREFIX, SiteHookInvalid, type AllowList, type CompiledSiteHook, type Facts } from '../core/site-hooks/index.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -101,6 +101,11 @@ const FLAGS: FlagTable = {
   'pod-name': { env: 'POD_NAME', help: 'fact ${pod.name} for site hooks (downward API metadata.name)' },
 };
 
+/** A name-only registry entry, to check --hooks against the delivered site hooks. */
+function siteEntryName(h: CompiledSiteHook): HookEntry {
+  return { name: `${SITE_PREFIX}${h.name}`, description: '', source: 'site', defaultEnabled: true, upstream: 'none', appliesTo: () => true };
+}
+
 const FACT_FLAGS = { 'node.name': 'node-name', 'pod.name': 'pod-name', 'pod.namespace': 'pod-namespace', 'vmi.name': 'vmi-name' } as const;
 
 /** The delivered site hooks, checked against this server's allow-list, with every fact they use present. */
@@ -171,8 +176,10 @@ export function parseServerSettings(
   if (Buffer.byteLength(socket) > 107) throw new InputError(`--socket path is longer than 107 bytes: "${socket}"`);
 
   const hooks = parseList(f.get('hooks'));
+  const sites = siteHookSettings(f);
   try {
-    REGISTRY.resolve(hooks);
+    // site:<name> entries name delivered site hooks (the webhook lists them in coexist mode).
+    REGISTRY.with((sites.siteHooks ?? []).map(siteEntryName)).resolve(hooks);
   } catch (err) {
     throw new InputError(`--hooks: ${(err as Error).message}`);
   }
@@ -216,6 +223,7 @@ export function parseServerSettings(
     ...reportSetting(f),
     ...connectionTimeouts(f),
     ...(flagIsTrue(f, 'exit-on-release') ? { exitOnRelease: true as const } : {}),
+    ...sites,
   };
 }
 
@@ -226,7 +234,6 @@ function connectionTimeouts(f: ReadonlyMap<string, string>): Pick<ServerSettings
     requestTimeoutMs: parsePositiveInt('--request-timeout-ms', f.get('request-timeout-ms'), 2 * timeoutMs),
     keepAliveTimeoutMs: parsePositiveInt('--keep-alive-timeout-ms', f.get('keep-alive-timeout-ms'), 1000),
     drainTimeoutMs: parsePositiveInt('--drain-timeout-ms', f.get('drain-timeout-ms'), timeoutMs + 1000),
-    ...siteHookSettings(f),
   };
 }
 

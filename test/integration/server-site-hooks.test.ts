@@ -51,6 +51,18 @@ describe('hook server with site hooks', () => {
     expect(m.body).toContain('premigration_hooks_refusals_total{hook="site:strict"} 1');
   });
 
+  test('--hooks may name delivered site hooks only (coexist mode on 1.9+): the built-ins do not run', async () => {
+    const okOnly = renderDelivery(compileSiteHooks([{ name: 'stamp', spec: { edits: [{ select: 'metadata', appendXML: '<s:at xmlns:s="urn:s" node="${node.name}"/>' }] } }]));
+    const server = await startServer({ dir, args: ['--site-hooks-json', okOnly, '--node-name', 'w', '--hooks', 'site:stamp'] });
+    const r = await postDomain(server.socket, WITH_METADATA, '0-3');
+    expect(r.status).toBe(200);
+    expect(r.body).toContain(`<vcpupin vcpu='0' cpuset='12'/>`); // cpu-dedicated did not run
+    expect(r.body).toContain('<s:at xmlns:s="urn:s" node="w"/>');
+    const bad = spawnServer({ dir, socket: `${dir}/b.sock`, args: ['--site-hooks-json', okOnly, '--node-name', 'w', '--hooks', 'site:other'] });
+    expect((await bad.exited).code).toBe(2);
+    expect(bad.stderr()).toMatch(/unknown hook "site:other"; valid hooks: cpu-dedicated, disk-namespace, site:stamp/);
+  });
+
   test.each([
     ['a fact the site hooks use is not set', ['--site-hooks-json', DELIVERY], /site hook stamp uses \$\{node.name\}, but --node-name \(PREMIGRATION_HOOKS_NODE_NAME\) is not set/],
     ['the value is not the format', ['--site-hooks-json', '{"version":7}'], /--site-hooks-json: PREMIGRATION_HOOKS_SITE_HOOKS: unsupported version 7/],
