@@ -11,7 +11,7 @@ import { isDnsLabel, isDnsSubdomain } from '../core/names.js';
 import type { HookContext } from '../core/hooks/types.js';
 import { REGISTRY, type HookEntry } from '../core/hooks/registry.js';
 import { NOT_CONFIGURED, parseReportTarget, REPORT_FLAGS, type ReportSetting } from './report-settings.js';
-import { allowList, parseDelivery, SITE_PREFIX, SiteHookInvalid, type AllowList, type CompiledSiteHook, type Facts } from '../core/site-hooks/index.js';
+import { allowList, parseDelivery, SITE_PREFIX, SITE_UPSTREAM, SiteHookInvalid, type AllowList, type CompiledSiteHook, type Facts } from '../core/site-hooks/index.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -103,7 +103,7 @@ const FLAGS: FlagTable = {
 
 /** A name-only registry entry, to check --hooks against the delivered site hooks. */
 function siteEntryName(h: CompiledSiteHook): HookEntry {
-  return { name: `${SITE_PREFIX}${h.name}`, description: '', source: 'site', defaultEnabled: true, upstream: 'none', appliesTo: () => true };
+  return { name: `${SITE_PREFIX}${h.name}`, description: '', source: 'site', defaultEnabled: true, upstream: SITE_UPSTREAM, appliesTo: () => true };
 }
 
 const FACT_FLAGS = { 'node.name': 'node-name', 'pod.name': 'pod-name', 'pod.namespace': 'pod-namespace', 'vmi.name': 'vmi-name' } as const;

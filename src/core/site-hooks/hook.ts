@@ -22,6 +22,9 @@ import { labelsMatch } from './selector.js';
 
 export const SITE_PREFIX = 'site:';
 
+/** Upstream KubeVirt has nothing like a site hook: they count in `coexist` mode too. */
+export const SITE_UPSTREAM = { level: 'none', reason: 'upstream KubeVirt has no site hooks: nothing declares target-side rewrites of a site' } as const;
+
 export interface SiteHookOptions {
   /** Facts known before any request: node.name, pod.name, pod.namespace, vmi.name. */
   facts: Facts;
@@ -159,8 +162,7 @@ export function siteHookEntries(hooks: readonly CompiledSiteHook[], opts: SiteHo
     description: `site hook ${h.name}`,
     source: 'site' as const,
     defaultEnabled: true,
-    // Upstream KubeVirt has nothing like a site hook: it counts in `coexist` mode too.
-    upstream: 'none' as const,
+    upstream: SITE_UPSTREAM,
     appliesTo: (pod) => labelsMatch(h.spec.selector, pod.metadata?.labels ?? {}),
     hook: siteHook(h, opts, onSkip),
   }));

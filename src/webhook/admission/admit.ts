@@ -13,6 +13,8 @@ import type { InjectSettings } from './types.js';
 import { chooseSidecar, type SidecarSupport } from './sidecar.js';
 import { targetSkipReason } from './target.js';
 import { isObject } from '../../shared/json.js';
+import { SITE_PREFIX, type CompiledSiteHook } from '../../core/site-hooks/index.js';
+import { selectSiteHooks, siteHookDelivery, siteHookNameEntries, type SiteHookDelivery } from './site-hooks.js';
 
 /** What the webhook knows of the cluster beyond the pod (src/webhook/watch/cluster.ts keeps it current). */
 export interface ClusterView {
@@ -37,6 +39,10 @@ export interface AdmitState {
   registry?: HookRegistry;
   /** Absent: versions and namespace limits unknown (sidecar auto → classic; no namespace checks). */
   cluster?: ClusterView;
+  /** Accepted SiteHooks (docs/site-hooks.md); those selecting the pod are delivered to it and count as hooks. */
+  siteHooks?: readonly CompiledSiteHook[];
+  /** A namespace's labels when known, for SiteHook namespaceSelectors. */
+  namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
 }
 
 export type AdmitResult = 'injected' | 'skipped' | 'error';
@@ -109,19 +115,27 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   if (notTarget) return done('skipped', notTarget);
   const mode = state.gate.mode;
   if (mode === 'off') return done('skipped', 'mode-off');
-  const registry = state.registry ?? REGISTRY;
   const s = state.settings;
-  const modeHooks = registry.forMode(mode, s.hooks, { trustUpstream: s.trustUpstream });
+  // Selected site hooks count as hooks upstream has none of: they make coexist mode inject.
+  const site = state.siteHooks?.length ? selectSiteHooks(state.siteHooks, pod, state.namespaceLabels?.(namespace)) : [];
+  const registry = (state.registry ?? REGISTRY).with(siteHookNameEntries(site));
+  const modeHooks = registry.forMode(mode, [...s.hooks, ...site.map((h) => SITE_PREFIX + h.name)], { trustUpstream: s.trustUpstream });
   if (modeHooks.length === 0) return done('skipped', 'no-site-hooks');
   // Inject by need: only the hooks that can act on this pod (src/core/hooks/registry.ts appliesTo).
   const hooks = s.injectPolicy === 'always' ? modeHooks : registry.applicable(pod as TargetPod, modeHooks);
   if (hooks.length === 0) return done('skipped', 'no-applicable-hook');
+  let siteHooks: SiteHookDelivery | undefined;
+  if (site.length > 0) {
+    const d = siteHookDelivery(site);
+    if ('error' in d) return done('error', 'site-hooks-too-large', d.error);
+    siteHooks = d;
+  }
 
   const choice = chooseSidecar(s.sidecarMode, state.cluster?.sidecars() ?? UNKNOWN_SIDECARS);
   if ('skip' in choice) return done('skipped', choice.skip, choice.why);
   const limits = namespace ? state.cluster?.namespaceLimits(namespace) : undefined;
   const report = state.report ? reportEnvFor(pod, namespace, state.gate, state.report) : undefined;
-  const result = inject(pod, s, { mode, hooks, sidecar: choice.mode, ...(report ? { report } : {}), ...(limits ? { namespace: limits } : {}) });
+  const result = inject(pod, s, { mode, hooks, sidecar: choice.mode, ...(report ? { report } : {}), ...(limits ? { namespace: limits } : {}), ...(siteHooks ? { siteHooks } : {}) });
   if (result.kind === 'skip') return done('skipped', result.reason, 'message' in result ? result.message : undefined);
   if (result.kind === 'error') return done('error', result.reason, result.message);
   out.response.patchType = 'JSONPatch';

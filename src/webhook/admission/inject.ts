@@ -39,6 +39,8 @@ export interface InjectContext {
   report?: ReportEnv;
   /** Absent: not known (namespace checks off or not synced); the patch is then not checked against them. */
   namespace?: NamespaceLimits;
+  /** Selected site hooks: env for our containers and the digest for the marker (site-hooks.ts). */
+  siteHooks?: { env: Json[]; digest: string };
 }
 
 /** Passed to our container as environment (src/server/report-settings.ts reads it). */
@@ -244,20 +246,23 @@ function build(pod: Json, s: InjectSettings, ctx: InjectContext, sidecar: Sideca
   };
 
   const serve = ['serve', ...serverArgs(s, ctx)];
+  const siteEnv = ctx.siteHooks?.env ?? [];
   // Classic: the server is a regular container and must end with its VM; native sidecars end with the pod.
-  const base = { ...baseContainer(serverName, volume, s, resources, [...identityEnv(pod), ...reportEnv(ctx.report)]), args: sidecar === 'classic' ? [...serve, EXIT_ON_RELEASE] : serve };
+  const base = { ...baseContainer(serverName, volume, s, resources, [...identityEnv(pod), ...reportEnv(ctx.report), ...siteEnv]), args: sidecar === 'classic' ? [...serve, EXIT_ON_RELEASE] : serve };
   // Same image, mounts, security context and QoS rule as the server, and the same serve args, so
   // it writes exactly the client and client.conf the server writes again at its start. No report
   // env (an install-only run never reports) and no probes (an init container has none).
   const install = installName === undefined
     ? undefined
-    : { name: installName, container: { ...baseContainer(installName, volume, s, resources), args: [...serve, '--install-only'] } };
+    // With site hooks the install-only run checks --hooks and the facts against them, so it gets them too.
+    : { name: installName, container: { ...baseContainer(installName, volume, s, resources, siteEnv.length > 0 ? [...identityEnv(pod), ...siteEnv] : []), args: [...serve, '--install-only'] } };
   ensure('/metadata', metadata !== undefined, {});
   ensure('/metadata/annotations', isObject(metadata?.annotations), {});
   // qos/container/volume/digest (and install/installDigest) let /validate check the stored pod against what we added.
   const marker: InjectedMarker = {
     version: VERSION, mode: ctx.mode, hooks: ctx.hooks, sidecar, qos, container: serverName, volume, digest: sidecarDigest(base),
     ...(install ? { install: install.name, installDigest: sidecarDigest(install.container) } : {}),
+    ...(ctx.siteHooks ? { siteHooks: ctx.siteHooks.digest } : {}),
   };
   ops.push({ op: 'add', path: `/metadata/annotations/${escapePointer(INJECTED_ANNOTATION)}`, value: JSON.stringify(marker) });
 

@@ -32,7 +32,7 @@ export function parseMarker(value: unknown): InjectedMarker | undefined {
     return undefined;
   }
   if (!isObject(raw)) return undefined;
-  const { version, mode, hooks, sidecar, qos, container, volume, digest, install, installDigest } = raw;
+  const { version, mode, hooks, sidecar, qos, container, volume, digest, install, installDigest, siteHooks } = raw;
   if (typeof version !== 'string' || (mode !== 'inject' && mode !== 'coexist')) return undefined;
   if (sidecar !== 'native' && sidecar !== 'classic') return undefined;
   if (!Array.isArray(hooks) || !hooks.every((h) => typeof h === 'string')) return undefined;
@@ -47,5 +47,6 @@ export function parseMarker(value: unknown): InjectedMarker | undefined {
     ...(str(digest) ? { digest: digest as string } : {}),
     ...(str(install) ? { install: install as string } : {}),
     ...(str(installDigest) ? { installDigest: installDigest as string } : {}),
+    ...(str(siteHooks) ? { siteHooks: siteHooks as string } : {}),
   };
 }

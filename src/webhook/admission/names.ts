@@ -52,6 +52,8 @@ export interface InjectedMarker {
   volume?: string;
   /** sidecarDigest() of our container's image, command and args as injected. */
   digest?: string;
+  /** sha256:<hex> of the PREMIGRATION_HOOKS_SITE_HOOKS value delivered (docs/site-hooks.md); absent: none. */
+  siteHooks?: string;
   /** Classic sidecar mode only: the init container that installs the client before compute starts. */
   install?: string;
   /** sidecarDigest() of that init container. */
