@@ -23,6 +23,10 @@ import type { GateProvider, GateState } from './admission/types.js';
 import type { ClusterView } from './admission/admit.js';
 import type { NamespaceLimits } from './admission/inject.js';
 import { nativeSidecarSupport, type ClusterVersions } from './admission/sidecar.js';
+import { createSiteHookWatch, type SiteHookWatch } from './watch/site-hooks.js';
+import { loadKubeConfig } from './watch/informer.js';
+import { siteHookValidateRoute } from './http/sitehook-validate-http.js';
+import { allowList } from '../core/site-hooks/index.js';
 
 /** --gate-source always|never: a fixed state, synced from the start. */
 export function fixedGate(source: 'always' | 'never'): GateProvider {
@@ -63,6 +67,17 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const gate = watches.gate;
+  // SiteHooks (docs/site-hooks.md): watched whenever the API is in use; /validate-sitehook always.
+  const siteAllow = allowList(settings.siteHookAllow ?? []);
+  let siteWatch: SiteHookWatch | undefined;
+  if (settings.gateSource === 'kubevirt') {
+    try {
+      siteWatch = createSiteHookWatch({ kubeConfig: loadKubeConfig(settings.kubeconfig), allow: siteAllow, logger, registry });
+    } catch (err) {
+      logger.fatal({ err: (err as Error).message }, 'cannot create the SiteHook watch');
+      return 2;
+    }
+  }
   const metrics = createWebhookMetrics(registry, () => gate.current());
 
   let devDir: string | undefined;
@@ -94,8 +109,12 @@ export async function main(argv: string[]): Promise<number> {
   certs.start();
 
   const app = createWebhookApp({
-    state: () => ({ gate: gate.current(), settings: settings.inject, ...(watches.cluster ? { cluster: watches.cluster } : {}), ...loop.admitState() }),
-    routes: loop.routes,
+    state: () => ({
+      gate: gate.current(), settings: settings.inject, ...(watches.cluster ? { cluster: watches.cluster } : {}), ...loop.admitState(),
+      ...(siteWatch ? { siteHooks: siteWatch.current() } : {}),
+      ...(settings.siteHookAllow ? { siteHookAllow: settings.siteHookAllow } : {}),
+    }),
+    routes: [...loop.routes, siteHookValidateRoute({ allow: siteAllow, logger, maxBodyBytes: settings.maxBodyBytes })],
     // Ready once the gate is decided and (with --namespace-limits check) quotas and limit ranges are listed.
     ready: () => !stopping && certs.current() !== undefined && watches.synced(),
     stopping: isStopping,
@@ -117,6 +136,7 @@ export async function main(argv: string[]): Promise<number> {
   if (latest && latest !== current) for (const s of serving) s.setCertificate(latest);
   const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger, bounds);
   watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
+  siteWatch?.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'SiteHook watch failed to start'));
   logger.info(
     {
       version: VERSION, port: server.port, reportPort: reportServer.port, metricsPort: metricsServer.port, gateSource: settings.gateSource,
@@ -138,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
   await Promise.all([server.close(grace), reportServer.close(grace), metricsServer.close(grace)]);
   certs.stop();
   await watches.stop();
+  await siteWatch?.stop();
   if (devDir) rmSync(devDir, { recursive: true, force: true });
   logger.info('stopped');
   return 0;

@@ -218,7 +218,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     expect(webhook.matchConditions).toEqual([
       { name: 'kubevirt-controller-only', expression: `request.userInfo.username == 'system:serviceaccount:${ns}:kubevirt-controller'` },
     ]);
-    expect(at(one(objects, 'ValidatingWebhookConfiguration'), 'webhooks', 0, 'matchConditions')).toEqual(webhook.matchConditions);
+    expect(at(one(objects, 'ValidatingWebhookConfiguration', 'premigration-hooks'), 'webhooks', 0, 'matchConditions')).toEqual(webhook.matchConditions);
     expect(one(objects, 'RoleBinding').metadata.namespace).toBe(ns);
   });
 
@@ -255,7 +255,7 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
   });
 
   it('the ValidatingWebhookConfiguration: same scope and safety as the mutating one, path /validate, same CA injection', () => {
-    const validating = one(objects, 'ValidatingWebhookConfiguration');
+    const validating = one(objects, 'ValidatingWebhookConfiguration', 'premigration-hooks');
     const hooks = at<WebhookEntry[]>(validating, 'webhooks');
     expect(hooks).toHaveLength(1);
     const v = hooks[0] as WebhookEntry;

@@ -137,3 +137,27 @@ describe('ClusterRole premigration-hooks-sitehook-editor', () => {
     expect(all(objects, 'ClusterRoleBinding').map((b) => at(b, 'roleRef', 'name'))).not.toContain('premigration-hooks-sitehook-editor');
   });
 });
+
+describe('SiteHook admission and the webhook\'s SiteHook RBAC', () => {
+  test('ValidatingWebhookConfiguration premigration-hooks-sitehooks: failurePolicy Fail, our service and CA, path /validate-sitehook', async () => {
+    const { SITEHOOK_VALIDATE_PATH } = await import('../../src/webhook/http/sitehook-validate-http.js');
+    const vwc = one(objects, 'ValidatingWebhookConfiguration', 'premigration-hooks-sitehooks');
+    const pods = one(objects, 'ValidatingWebhookConfiguration', 'premigration-hooks');
+    const w = at<Record<string, any>[]>(vwc, 'webhooks')[0]!; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(w.failurePolicy).toBe('Fail');
+    expect(w.rules).toEqual([{ apiGroups: ['premigration-hooks.kubevirt.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['sitehooks'], scope: 'Cluster' }]);
+    expect(w.clientConfig).toEqual({ service: { ...at<Record<string, unknown>>(pods, 'webhooks', 0, 'clientConfig', 'service'), path: SITEHOOK_VALIDATE_PATH } });
+    expect(vwc.metadata.annotations).toEqual(pods.metadata.annotations);
+  });
+  test('the webhook may list/watch sitehooks and update their status, nothing more', () => {
+    const role = one(objects, 'ClusterRole', 'premigration-hooks-webhook-sitehooks');
+    expect(at(role, 'rules')).toEqual([
+      { apiGroups: ['premigration-hooks.kubevirt.io'], resources: ['sitehooks'], verbs: ['list', 'watch'] },
+      { apiGroups: ['premigration-hooks.kubevirt.io'], resources: ['sitehooks/status'], verbs: ['update'] },
+    ]);
+    const binding = one(objects, 'ClusterRoleBinding', 'premigration-hooks-webhook-sitehooks');
+    const sa = one(objects, 'ServiceAccount');
+    expect(at(binding, 'subjects')).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
+    expect(at(binding, 'roleRef', 'name')).toBe(role.metadata.name);
+  });
+});

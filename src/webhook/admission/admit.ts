@@ -43,6 +43,8 @@ export interface AdmitState {
   siteHooks?: readonly CompiledSiteHook[];
   /** A namespace's labels when known, for SiteHook namespaceSelectors. */
   namespaceLabels?: (namespace: string) => Readonly<Record<string, string>> | undefined;
+  /** --site-hook-allow, passed on to the injected server. */
+  siteHookAllow?: readonly string[];
 }
 
 export type AdmitResult = 'injected' | 'skipped' | 'error';
@@ -126,7 +128,7 @@ function decide(body: unknown, state: AdmitState, out: AdmissionReviewOut, outco
   if (hooks.length === 0) return done('skipped', 'no-applicable-hook');
   let siteHooks: SiteHookDelivery | undefined;
   if (site.length > 0) {
-    const d = siteHookDelivery(site);
+    const d = siteHookDelivery(site, state.siteHookAllow);
     if ('error' in d) return done('error', 'site-hooks-too-large', d.error);
     siteHooks = d;
   }

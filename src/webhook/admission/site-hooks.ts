@@ -17,6 +17,8 @@ import {
 } from '../../core/site-hooks/index.js';
 import { asObject, type JsonObject } from '../../shared/json.js';
 
+export const SITE_HOOK_ALLOW_ENV = 'PREMIGRATION_HOOKS_SITE_HOOK_ALLOW';
+
 /** The SiteHooks that select this pod, in run order. */
 export function selectSiteHooks(
   all: readonly CompiledSiteHook[],
@@ -54,7 +56,7 @@ export interface SiteHookDelivery {
 }
 
 /** The env for the selected site hooks, or an error message when above the size bound. */
-export function siteHookDelivery(selected: readonly CompiledSiteHook[]): SiteHookDelivery | { error: string } {
+export function siteHookDelivery(selected: readonly CompiledSiteHook[], allowExtra: readonly string[] = []): SiteHookDelivery | { error: string } {
   let value: string;
   try {
     value = renderDelivery(selected);
@@ -67,6 +69,8 @@ export function siteHookDelivery(selected: readonly CompiledSiteHook[]): SiteHoo
       { name: SITE_HOOKS_ENV, value },
       { name: FACT_ENV['node.name'], ...field('spec.nodeName') },
       { name: FACT_ENV['pod.name'], ...field('metadata.name') },
+      // The webhook's allow-list extension, so the server accepts what admission accepted.
+      ...(allowExtra.length > 0 ? [{ name: SITE_HOOK_ALLOW_ENV, value: allowExtra.join(',') }] : []),
     ],
     digest: deliveryDigest(value),
   };

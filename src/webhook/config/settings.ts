@@ -9,6 +9,7 @@ import { isDnsLabel } from '../../core/names.js';
 import type { GateSource, InjectPolicy, InjectSettings, LogLevel, SidecarPolicy } from '../admission/types.js';
 import { DEFAULT_HOOKS, REGISTRY } from '../../core/hooks/registry.js';
 import { isWholeMilli, parseQuantity } from '../../core/pod/quantity.js';
+import { allowList } from '../../core/site-hooks/index.js';
 
 export interface WebhookSettings {
   tlsCertDir?: string;
@@ -42,6 +43,8 @@ export interface WebhookSettings {
   admission: { maxConcurrent: number; queue: number; queueWaitMs: number; maxInflightBytes: number };
   /** Connection bounds of every listener (src/webhook/http/connection.ts). */
   connections: { handshakeTimeoutMs: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
+  /** --site-hook-allow: paths added to the SiteHook allow-list, here and in the injected servers (docs/site-hooks.md). */
+  siteHookAllow?: string[];
 }
 
 /**
@@ -52,6 +55,7 @@ export interface WebhookSettings {
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024 + 256 * 1024;
 
 const FLAGS: FlagTable = {
+  'site-hook-allow': { env: 'SITE_HOOK_ALLOW', help: 'comma-separated paths added to the SiteHook allow-list (a risk: docs/site-hooks.md)' },
   'tls-cert-dir': { env: 'TLS_CERT_DIR', help: 'directory with tls.crt and tls.key (a mounted Secret; reloaded on change)' },
   'dev-self-signed': { env: 'DEV_SELF_SIGNED', boolean: true, help: 'generate a self-signed certificate at start (development only)' },
   port: { env: 'PORT', help: 'HTTPS port for /mutate, /healthz, /readyz (default 8443)' },
@@ -193,7 +197,19 @@ export function parseWebhookSettings(argv: string[], env: Record<string, string 
     },
     validatePolicy: oneOf('validate-policy', f.get('validate-policy'), ['warn', 'deny'] as const, 'warn'),
     ...reportFlags(f),
+    ...siteHookAllowFlag(f),
   };
+}
+
+function siteHookAllowFlag(f: ReadonlyMap<string, string>): Pick<WebhookSettings, 'siteHookAllow'> {
+  const extra = parseList(f.get('site-hook-allow'));
+  if (extra === undefined) return {};
+  try {
+    allowList(extra);
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  return { siteHookAllow: extra };
 }
 
 function reportFlags(f: ReadonlyMap<string, string>): Pick<WebhookSettings, 'reportUrl' | 'reportKeyFile' | 'caBundleFile' | 'reportTokenTtlSeconds'> {
