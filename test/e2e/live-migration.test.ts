@@ -10,9 +10,10 @@
  * No skips: without root or libvirt the suite fails with the reason (CI has both).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runChain } from '../../src/core/chain.js';
+import { compileSiteHooks, renderDelivery } from '../../src/core/site-hooks/index.js';
 import { parseCpuList } from '../../src/core/topology/index.js';
 import { readHostTopology } from '../../src/node/sysfs.js';
 import type { OnErrorPolicy } from '../../src/protocol/policy.js';
@@ -350,6 +351,67 @@ describe(`live migration A → B under real libvirtd, B in a cpuset cgroup`, () 
     expect(await domstate(a)).toBe('running');
     expect(await domstate(b)).toMatch(/^absent/);
     expect(migrateBeginLines(s).slice(linesBefore)).toMatchObject([{ status: 422, result: 'refused', domain: GUEST }]);
+  }, 90_000);
+
+  test('a site hook repoints a file disk: the guest runs on B from the new path', async () => {
+    const { a, b } = daemons();
+    await stopServer();
+    // One image, copied to the "node-local" path the site hook names; same content, so the guest is unaffected.
+    const disks = path.join(root, 'disks');
+    mkdirSync(path.join(disks, 'node-b'), { recursive: true });
+    const image = Buffer.alloc(1024 * 1024);
+    writeFileSync(path.join(disks, 'shared.img'), image);
+    writeFileSync(path.join(disks, 'node-b', 'worker-b.img'), image);
+    const delivery = renderDelivery(compileSiteHooks([{
+      name: 'node-local-disk',
+      spec: { edits: [{ select: "devices/disk[target/@dev='vdb']/source/@file", set: `${disks}/node-b/\${node.name}.img`, require: true }] },
+    }]));
+    server = await startServer('abort', ['--site-hooks-json', delivery, '--node-name', 'worker-b']);
+    const s = server;
+    const file = path.join(root, `${GUEST}-disk.xml`);
+    const disk = `    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      <source file='${disks}/shared.img'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n`;
+    writeFileSync(file, guestXml([aCpu]).replace('  <devices>\n', `  <devices>\n${disk}`));
+    await must('virsh create on A', a.virsh('create', file));
+    const linesBefore = migrateBeginLines(s).length;
+
+    // Same machine, same filesystem: --unsafe only silences libvirt's cache-mode check for non-shared storage.
+    const m = await a.virsh('migrate', '--live', '--unsafe', GUEST, b.uri, '--migrateuri', 'tcp://127.0.0.1', '--listen-address', '127.0.0.1');
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: '' });
+
+    const live = await must('virsh dumpxml on B', b.virsh('dumpxml', GUEST));
+    expect(live).toContain(`<source file='${disks}/node-b/worker-b.img'`);
+    expect(live).not.toContain(`${disks}/shared.img`);
+    // QEMU on B has the new file open, not the old one.
+    const fds = readdirSync(`/proc/${b.qemuPid(GUEST)}/fd`).map((fd) => { try { return readlinkSync(`/proc/${b.qemuPid(GUEST)}/fd/${fd}`); } catch { return ''; } });
+    expect(fds).toContain(`${disks}/node-b/worker-b.img`);
+    expect(fds).not.toContain(`${disks}/shared.img`);
+    expect(await domstate(b)).toBe('running');
+    const lines = migrateBeginLines(s).slice(linesBefore);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ status: 200, hooks: ['cpu-dedicated', 'site:node-local-disk'] });
+    await stopServer();
+  }, 90_000);
+
+  test('a site hook adds <iotune> to a disk: libvirt accepts it on migration (the ABI guard\'s iotune rule)', async () => {
+    const { a, b } = daemons();
+    await stopServer();
+    const disks = path.join(root, 'disks-iotune');
+    mkdirSync(disks, { recursive: true });
+    writeFileSync(path.join(disks, 'd.img'), Buffer.alloc(1024 * 1024));
+    const delivery = renderDelivery(compileSiteHooks([{
+      name: 'iotune', spec: { edits: [{ select: "devices/disk[target/@dev='vdb']", appendXML: '<iotune><total_iops_sec>500</total_iops_sec></iotune>', require: true }] },
+    }]));
+    server = await startServer('abort', ['--site-hooks-json', delivery]);
+    const file = path.join(root, `${GUEST}-iotune.xml`);
+    const disk = `    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      <source file='${disks}/d.img'/>\n      <target dev='vdb' bus='virtio'/>\n    </disk>\n`;
+    writeFileSync(file, guestXml([aCpu]).replace('  <devices>\n', `  <devices>\n${disk}`));
+    await must('virsh create on A', a.virsh('create', file));
+    const m = await a.virsh('migrate', '--live', '--unsafe', GUEST, b.uri, '--migrateuri', 'tcp://127.0.0.1', '--listen-address', '127.0.0.1');
+    expect({ code: m.code, stderr: m.stderr }).toEqual({ code: 0, stderr: '' });
+    const live = await must('virsh dumpxml on B', b.virsh('dumpxml', GUEST));
+    expect(live).toMatch(/<iotune>\s*<total_iops_sec>500<\/total_iops_sec>/);
+    expect(await must('virsh blkdeviotune on B', b.virsh('blkdeviotune', GUEST, 'vdb'))).toMatch(/total_iops_sec\s*:\s*500/);
+    await stopServer();
   }, 90_000);
 });
 
