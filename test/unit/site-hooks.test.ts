@@ -72,6 +72,9 @@ describe('path language', () => {
     expect(sel('devices/disk[serial]')).toEqual(['/domain/devices/disk[2]']);
     expect(sel('devices/disk[9]')).toEqual([]);
     expect(sel('/domain')).toEqual(['/domain']);
+    expect(sel('devices/disk[last()]/target/@dev')).toEqual(['/domain/devices/disk[3]/target/@dev=vdb']);
+    expect(sel('devices/disk[position()=2]/source/@file')).toEqual(['/domain/devices/disk[2]/source/@file=/a/2.iso']);
+    expect(sel('devices/disk[2]/serial/text()')).toEqual(sel('devices/disk[2]/serial'));
   });
 
   test.each([
@@ -82,7 +85,8 @@ describe('path language', () => {
     ["devices/disk[@dev='vda'", /expected/],
     ['devices/@type/x', /nothing may follow/],
     ['devices/*', /element name/],
-    ['devices/disk[last()]', /expected/],
+    ['devices/disk[first()]', /expected/],
+    ['devices/disk/text()/x', /text\(\) ends the path/],
     ['', /non-empty/],
   ])('%s is refused', (path, msg) => {
     expect(() => parsePath(path)).toThrow(PathError);

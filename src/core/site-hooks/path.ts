@@ -3,9 +3,10 @@
  * at /domain. Grammar (whitespace allowed only inside predicates, around `=`/`!=`/`and`):
  *
  *   path      := ('/domain' ('/' steps)?) | steps        (a relative path starts at /domain)
- *   steps     := step ('/' step)* ('/' '@' QName)?
+ *   steps     := step ('/' step)* ('/' '@' QName | '/' 'text()')?   (text(): the element's text, as without it)
  *   step      := QName predicate*
- *   predicate := '[' integer ']'                          (position among the matches so far, from 1)
+ *   predicate := '[' integer ']' | '[' 'position()' '=' integer ']' | '[' 'last()' ']'
+ *                                                         (position among the matches so far, from 1)
  *              | '[' test ('and' test)* ']'
  *   test      := operand (('=' | '!=') literal)?            (no comparison: the operand exists)
  *   operand   := '@' QName | 'text()' | QName ('/' QName)* ('/' '@' QName)?
@@ -33,6 +34,7 @@ export interface Test {
   literal?: string;
 }
 
+/** index -1: last(). */
 export type Predicate = { kind: 'position'; index: number } | { kind: 'tests'; tests: Test[] };
 
 export interface Step {
@@ -103,6 +105,16 @@ function parseOperand(r: Reader): Operand {
 
 function parsePredicate(r: Reader): Predicate {
   r.ws();
+  if (r.eat('last()')) {
+    r.ws();
+    if (!r.eat(']')) r.fail("expected ']' after last()");
+    return { kind: 'position', index: -1 };
+  }
+  if (r.eat('position()')) {
+    r.ws();
+    if (!r.eat('=')) r.fail("expected '=' after position()");
+    r.ws();
+  }
   const num = /^[0-9]+/.exec(r.s.slice(r.pos));
   if (num) {
     const index = Number(num[0]);
@@ -155,6 +167,10 @@ export function parsePath(source: string): SitePath {
     if (r.eat('@')) {
       attr = r.qname('an attribute name');
       if (r.pos !== source.length) r.fail('an attribute ends the path; nothing may follow it');
+      break;
+    }
+    if (steps.length > 0 && r.eat('text()')) {
+      if (r.pos !== source.length) r.fail('text() ends the path; nothing may follow it');
       break;
     }
     const name = r.qname('an element name or @attribute');
@@ -214,7 +230,12 @@ export function evaluatePath(path: SitePath, root: XmlElement): PathMatch[] {
     for (const el of context) {
       let matched = el.elements(step.name);
       for (const p of step.predicates) {
-        matched = p.kind === 'position' ? (matched[p.index - 1] ? [matched[p.index - 1]!] : []) : matched.filter((m) => p.tests.every((t) => testHolds(m, t)));
+        if (p.kind === 'position') {
+          const at = p.index === -1 ? matched.length - 1 : p.index - 1;
+          matched = matched[at] ? [matched[at]!] : [];
+        } else {
+          matched = matched.filter((m) => p.tests.every((t) => testHolds(m, t)));
+        }
       }
       next.push(...matched);
     }
