@@ -43,7 +43,7 @@ describe('explain --site-hooks', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('site hooks (order, name: edits):');
     expect(r.stdout).toContain('  5 site:iotune-hdd-nodes: 2 changes');
-    expect(r.stdout).toContain("      3. devices/disk[target/@dev='vda']: appendXML <iotune>");
+    expect(r.stdout).toContain("      2. devices/disk[target/@dev='vda']: appendXML <iotune>");
     expect(r.stdout).toContain('+        <total_iops_sec>500</total_iops_sec>');
     expect(r.stdout).toMatch(/site:iotune-hdd-nodes +devices\/disk\[2\]\/iotune\/total_bytes_sec +10485760 → 52428800/);
     expect(r.stdout).toContain('no --cpuset: only the site hooks run');
