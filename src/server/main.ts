@@ -17,6 +17,7 @@ import { InputError } from '../core/errors.js';
 import type { ChainOptions } from '../core/chain.js';
 import { REGISTRY, type HookRegistry } from '../core/hooks/registry.js';
 import { siteHookEntries } from '../core/site-hooks/index.js';
+import type { Change } from '../core/hooks/types.js';
 import { parseCpuList } from '../core/topology/index.js';
 import { readHostTopology } from '../node/index.js';
 import { createApp, type ChainRunner } from './app.js';
@@ -94,7 +95,10 @@ export async function main(argv: string[]): Promise<number> {
  */
 function registryFor(settings: ServerSettings, log: ServerLogger): HookRegistry {
   if (!settings.siteHooks || !settings.siteHookAllow) return REGISTRY;
-  const entries = siteHookEntries(settings.siteHooks, { facts: settings.siteHookFacts ?? {}, allow: settings.siteHookAllow }, (skip) =>
+  const onApplied = (hook: string, changes: readonly Change[]): void =>
+    // The audit line of a site hook's application: which hook changed what (paths, and values of the allow-listed parts).
+    log.info({ hook, changes: changes.map((c) => `${c.path}: ${c.before ?? '(none)'}→${c.after ?? '(removed)'}`) }, 'site hook applied');
+  const entries = siteHookEntries(settings.siteHooks, { facts: settings.siteHookFacts ?? {}, allow: settings.siteHookAllow, onApplied }, (skip) =>
     log.warn({ hook: skip.hook, reason: skip.reason }, 'site hook refused; skipped (onError: pass)'),
   );
   return REGISTRY.with(entries);

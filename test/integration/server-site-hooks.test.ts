@@ -36,6 +36,10 @@ describe('hook server with site hooks', () => {
     expect(r.body).toContain('<s:at xmlns:s="urn:s" node="worker-3" cpus="0-3" numa="0"/>');
     const line = server.logs().find((l) => l.msg === 'migrate-begin');
     expect(line?.hooks).toEqual(['cpu-dedicated', 'site:stamp']);
+    // One audit line per application of a site hook that changed the domain.
+    expect(server.logs().filter((l) => l.msg === 'site hook applied')).toEqual([
+      expect.objectContaining({ hook: 'site:stamp', changes: ['/domain/metadata/s:at: (none)→<s:at xmlns:s="urn:s" node="worker-3" cpus="0-3" numa="0"/>'] }),
+    ]);
     const ready = server.logs().find((l) => l.msg === 'hook server ready');
     expect(ready?.hooks).toEqual(['cpu-dedicated', 'disk-namespace', 'site:stamp']);
     const m = await httpRequest(server.socket, { method: 'GET', path: '/metrics' });

@@ -29,6 +29,8 @@ export interface SiteHookOptions {
   /** Facts known before any request: node.name, pod.name, pod.namespace, vmi.name. */
   facts: Facts;
   allow: AllowList;
+  /** Hears each application that changed the domain (the server's audit log line). */
+  onApplied?: (hook: string, changes: readonly Change[]) => void;
 }
 
 /** What a skipped (onError: pass) site hook refused, for logs and explain. */
@@ -150,7 +152,9 @@ export function siteHook(hook: CompiledSiteHook, opts: SiteHookOptions, onSkip?:
         }
         throw err;
       }
-      return runEdits(doc, hook, name, facts, opts.allow);
+      const changes = runEdits(doc, hook, name, facts, opts.allow);
+      if (changes.length > 0) opts.onApplied?.(name, changes);
+      return changes;
     },
   };
 }
