@@ -4,7 +4,8 @@
  * own output), or exactly one stderr line, nothing on stdout and exit 2.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSiteGoldenCases } from '../golden/site-hooks/cases.js';
 import { GOLDEN_DIR } from '../golden/cases.js';
@@ -57,5 +58,27 @@ describe('explain --site-hooks', () => {
   test('an unknown --fact name is one line and exit 2', () => {
     const r = run(['mutate', ...c.argv, '--fact', 'node.zone=a'], c.input);
     expect(r).toEqual({ code: 2, stdout: '', stderr: expect.stringMatching(/^premigration-hooks mutate: --fact node.zone: unknown fact; known facts: node.name,/) as string });
+  });
+});
+
+describe('facts without --cpuset', () => {
+  const c = loadSiteGoldenCases().find((x) => x.name === 'disk-node-local')!;
+  test('an unreadable topology does not matter when no measured fact is used', () => {
+    const r = run(['mutate', ...c.argv, '--sysfs', '/nonexistent-sysfs'], c.input);
+    expect(r).toEqual({ code: 0, stdout: c.expected, stderr: '' });
+  });
+  test('--fact beats a measured fact; without a measurement a fact must be given', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmh-facts-'));
+    try {
+      const file = join(dir, 'h.yaml');
+      writeFileSync(file, 'apiVersion: premigration-hooks.kubevirt.io/v1alpha1\nkind: SiteHook\nmetadata: {name: f}\nspec:\n  edits:\n    - select: metadata\n      appendXML: <f:cpus xmlns:f="urn:f" set="${cpuset}" numa="${numa.nodes}"/>\n');
+      const given = run(['mutate', '--site-hooks', file, '--fact', 'cpuset=9-10', '--fact', 'numa.nodes=1'], c.input);
+      expect(given.code).toBe(0);
+      expect(given.stdout).toContain('<f:cpus xmlns:f="urn:f" set="9-10" numa="1"/>');
+      const unmeasured = run(['mutate', '--site-hooks', file, '--sysfs', '/nonexistent-sysfs'], c.input);
+      expect(unmeasured).toEqual({ code: 2, stdout: '', stderr: 'premigration-hooks mutate: site:f: edit 1 (select "metadata"): fact ${cpuset} has no value on this target\n' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,6 +33,8 @@ export interface ChainFlags {
   allow: AllowList;
   /** false: no --cpuset with --site-hooks, so only the site hooks run (the built-ins need the target's cpuset). */
   cpusetGiven: boolean;
+  /** ${cpuset} and ${numa.nodes} are measured; false when neither --cpuset nor this machine's cpuset and topology are known, so only --fact supplies them. */
+  measureFacts?: boolean;
 }
 
 const FLAGS: FlagTable = {
@@ -65,8 +67,9 @@ export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
   const siteHooks = siteFile !== undefined ? loadSiteHooksFile(siteFile, allow) : [];
   const cpusetText = values.get('cpuset');
   if (cpusetText === undefined && siteFile === undefined) throw new InputError('--cpuset is required: the target compute container\'s exclusive CPUs, e.g. --cpuset 2-5');
-  const cpuset = cpusetText !== undefined ? parseCpuList(cpusetText) : ownCpuset();
-  if (cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
+  const own = cpusetText === undefined ? ownCpuset() : undefined;
+  const cpuset = cpusetText !== undefined ? parseCpuList(cpusetText) : (own ?? []);
+  if (cpusetText !== undefined && cpuset.length === 0) throw new InputError('--cpuset is empty: a dedicated-CPU target has at least one exclusive CPU');
   const src = values.get('source-namespace');
   const dst = values.get('target-namespace');
   for (const [flag, ns] of [['source-namespace', src], ['target-namespace', dst]] as const) {
@@ -78,18 +81,33 @@ export function parseChainFlags(argv: string[]): ChainFlags | 'help' {
     if (hooks === undefined) throw new InputError(`--hooks is empty; valid hooks: ${hookNames().join(', ')}`);
   }
   if (cpusetText === undefined && hooks !== undefined) throw new InputError('--hooks selects built-in hooks, which need --cpuset');
-  return { cpuset, sysfs: values.get('sysfs') ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst, siteHooks, facts, allow, cpusetGiven: cpusetText !== undefined };
+  return { cpuset, sysfs: values.get('sysfs') ?? '/sys', hooks, sourceNamespace: src, targetNamespace: dst, siteHooks, facts, allow, cpusetGiven: cpusetText !== undefined, measureFacts: cpusetText !== undefined || own !== undefined };
 }
 
 /** The site-hook part of ChainFlags when there are none (for callers that build flags themselves). */
 export const NO_SITE_HOOKS: Pick<ChainFlags, 'siteHooks' | 'facts' | 'allow' | 'cpusetGiven'> = { siteHooks: [], facts: {}, allow: parseAllowFlags([]), cpusetGiven: true };
 
-/** This process's cpuset: what ${cpuset} means when only site hooks run. */
-function ownCpuset(): number[] {
+/** This process's cpuset: what ${cpuset} means when only site hooks run; undefined when unreadable. */
+function ownCpuset(): number[] | undefined {
   try {
-    return readCgroupCpuset().cpus;
-  } catch (err) {
-    throw new InputError(`no --cpuset given and this machine's cpuset cannot be read: ${(err as Error).message}`);
+    const cpus = readCgroupCpuset().cpus;
+    return cpus.length > 0 ? cpus : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The node topology for these flags. With --cpuset it must be readable (the built-in hooks need
+ * it); with only site hooks, an unreadable one just means ${numa.nodes} is not measured.
+ */
+export function hostFor(flags: ChainFlags): HostTopology {
+  if (flags.cpusetGiven) return loadHost(flags.sysfs);
+  try {
+    return loadHost(flags.sysfs);
+  } catch {
+    flags.measureFacts = false;
+    return { online: [], cells: [], cpus: new Map() };
   }
 }
 
@@ -100,7 +118,7 @@ function ownCpuset(): number[] {
  */
 export function chainOptionsFor(flags: ChainFlags, skips: SiteHookSkip[] = []): ChainOptions {
   if (flags.siteHooks.length === 0) return flags.hooks ? { hooks: flags.hooks } : {};
-  const entries = cliSiteEntries(flags.siteHooks, flags.facts, flags.allow, skips);
+  const entries = cliSiteEntries(flags.siteHooks, flags.facts, flags.allow, skips, flags.measureFacts !== false);
   const registry = REGISTRY.with(entries);
   const builtIns = flags.cpusetGiven ? REGISTRY.resolve(flags.hooks).map((e) => e.name) : [];
   return { registry, hooks: [...builtIns, ...entries.map((e) => e.name)] };

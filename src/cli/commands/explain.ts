@@ -9,7 +9,7 @@ import { formatCpuList } from '../../core/topology/index.js';
 import { describeTopology } from '../../core/topology/index.js';
 import type { HostTopology } from '../../core/topology/index.js';
 import { reportUsageError } from '../../shared/flags.js';
-import { chainOptionsFor, chainUsage, contextFor, loadHost, parseChainFlags, readStdin, type ChainFlags } from './chain-flags.js';
+import { chainOptionsFor, chainUsage, contextFor, hostFor, parseChainFlags, readStdin, type ChainFlags } from './chain-flags.js';
 import type { CompiledSiteHook, SiteHookSkip } from '../../core/site-hooks/index.js';
 import { unifiedDiff } from './line-diff.js';
 
@@ -117,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(chainUsage('explain', 'Show what mutate would change, and why, as a readable diff and summary.'));
       return 0;
     }
-    const host = loadHost(flags.sysfs);
+    const host = hostFor(flags);
     const input = await readStdin();
     const skips: SiteHookSkip[] = [];
     const result = runChain(input, contextFor(flags, host), chainOptionsFor(flags, skips));

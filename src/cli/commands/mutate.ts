@@ -5,7 +5,7 @@
  */
 import { runChain } from '../../core/chain.js';
 import { reportUsageError } from '../../shared/flags.js';
-import { chainOptionsFor, chainUsage, contextFor, loadHost, parseChainFlags, readStdin } from './chain-flags.js';
+import { chainOptionsFor, chainUsage, contextFor, hostFor, parseChainFlags, readStdin } from './chain-flags.js';
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -14,7 +14,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(chainUsage('mutate', 'Rewrite a libvirt domain XML for this migration target; print the result.'));
       return 0;
     }
-    const ctx = contextFor(flags, loadHost(flags.sysfs));
+    const ctx = contextFor(flags, hostFor(flags));
     const xml = await readStdin();
     const result = runChain(xml, ctx, chainOptionsFor(flags));
     process.stdout.write(result.xml);

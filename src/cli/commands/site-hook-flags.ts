@@ -79,6 +79,6 @@ export function loadSiteHooksFile(file: string, allow: AllowList): CompiledSiteH
 }
 
 /** Registry entries for the CLI, with skips (onError: pass) collected for explain. */
-export function cliSiteEntries(hooks: readonly CompiledSiteHook[], facts: Facts, allow: AllowList, skips: SiteHookSkip[]): HookEntry[] {
-  return siteHookEntries(hooks, { facts, allow }, (s) => skips.push(s));
+export function cliSiteEntries(hooks: readonly CompiledSiteHook[], facts: Facts, allow: AllowList, skips: SiteHookSkip[], measure = true): HookEntry[] {
+  return siteHookEntries(hooks, { facts, allow, measure }, (s) => skips.push(s));
 }

@@ -29,6 +29,8 @@ export interface SiteHookOptions {
   /** Facts known before any request: node.name, pod.name, pod.namespace, vmi.name. */
   facts: Facts;
   allow: AllowList;
+  /** false: ${cpuset} and ${numa.nodes} come only from `facts` (the CLI when it cannot measure them). */
+  measure?: boolean;
   /** Hears each application that changed the domain (the server's audit log line). */
   onApplied?: (hook: string, changes: readonly Change[]) => void;
 }
@@ -131,7 +133,8 @@ export function siteHook(hook: CompiledSiteHook, opts: SiteHookOptions, onSkip?:
     description: `site hook ${hook.name}: ${hook.spec.edits.length} edit(s)`,
     appliesTo: () => true,
     apply(doc: DomainXml, ctx: HookContext): Change[] {
-      const facts: Facts = { ...opts.facts, ...measuredFacts(ctx.cpuset, ctx.host) };
+      // A fact given explicitly (the CLI's --fact) beats a measured one.
+      const facts: Facts = { ...(opts.measure === false ? {} : measuredFacts(ctx.cpuset, ctx.host)), ...opts.facts };
       // Trial run on a copy, with the ABI guard, so that a refused site hook leaves nothing behind.
       try {
         const trial = DomainXml.parse(doc.serialize(), { maxBytes: Number.MAX_SAFE_INTEGER });
