@@ -35,7 +35,11 @@ export const KUBEVIRTS: ResourceKind = {
 export const NODES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'Node', plural: 'nodes' };
 export const RESOURCEQUOTAS: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas' };
 export const LIMITRANGES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'LimitRange', plural: 'limitranges' };
-const KINDS = [PODS, KUBEVIRTS, NODES, RESOURCEQUOTAS, LIMITRANGES];
+/** Cluster-scoped; PUT <name>/status replaces the object's status with resourceVersion checking, as the apiserver does. */
+export const SITEHOOKS: ResourceKind = {
+  groupVersion: '/apis/premigration-hooks.kubevirt.io/v1alpha1', apiVersion: 'premigration-hooks.kubevirt.io/v1alpha1', kind: 'SiteHook', plural: 'sitehooks',
+};
+const KINDS = [PODS, KUBEVIRTS, NODES, RESOURCEQUOTAS, LIMITRANGES, SITEHOOKS];
 
 interface StoredEvent {
   rv: number;
@@ -267,6 +271,37 @@ export class FakeApiServer {
     res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
   }
 
+  /** Status writes received (PUT …/status), in order: name, and whether they were stored. */
+  readonly statusWrites: Array<{ name: string; stored: boolean }> = [];
+
+  /** PUT <collection>/<name>/status of a cluster-scoped kind: 409 unless resourceVersion is current. */
+  private putStatus(req: IncomingMessage, res: ServerResponse, kind: ResourceKind, name: string): void {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const key = `${kind.plural}//${name}`;
+      const old = this.objects.get(key);
+      let sent: Json;
+      try {
+        sent = JSON.parse(body) as Json;
+      } catch {
+        return this.status(res, 400, 'BadRequest', 'not JSON');
+      }
+      if (!old) return this.status(res, 404, 'NotFound', `${key} not found`);
+      if (meta(sent).resourceVersion !== meta(old).resourceVersion) {
+        this.statusWrites.push({ name, stored: false });
+        return this.status(res, 409, 'Conflict', 'the object has been modified');
+      }
+      const o = clone(old);
+      o.status = sent.status;
+      const stored = this.commit(kind.plural, 'MODIFIED', o);
+      this.statusWrites.push({ name, stored: true });
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(stored));
+    });
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (req.method === 'GET' && url.pathname === '/version') {
@@ -275,6 +310,9 @@ export class FakeApiServer {
       res.end(JSON.stringify(this.version));
       return;
     }
+    const statusRoute = /^(\/apis\/[^/]+\/[^/]+)\/([^/]+)\/([^/]+)\/status$/.exec(url.pathname);
+    const statusKind = statusRoute && KINDS.find((k) => k.groupVersion === statusRoute[1] && k.plural === statusRoute[2]);
+    if (req.method === 'PUT' && statusRoute && statusKind) return this.putStatus(req, res, statusKind, statusRoute[3] as string);
     const route = /^(\/api\/v1|\/apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)$/.exec(url.pathname);
     const kind = route && KINDS.find((k) => k.groupVersion === route[1] && k.plural === route[3]);
     if (req.method !== 'GET' || !route || !kind) return this.status(res, 404, 'NotFound', `no route for ${req.method} ${url.pathname}`);
