@@ -37,6 +37,8 @@ test('SiteHooks from the API (test double): status once per generation, coexist 
     const done = main([
       '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'kubevirt',
       '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt',
+      // Only disk-namespace, which does not apply to this pod (no decentralized target): the SiteHook alone decides.
+      '--hooks', 'disk-namespace',
       '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
       '--shutdown-delay-ms', '0', '--log-level', 'silent',
     ]);

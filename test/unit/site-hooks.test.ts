@@ -202,7 +202,8 @@ describe('site hooks in the chain', () => {
     const entries = siteHookEntries(compileSiteHooks([{ name: 'x', spec: { selector: { matchLabels: { a: 'b' } }, edits: [{ select: 'cputune/shares', remove: true }] } }]), opts);
     const reg = REGISTRY.with(entries);
     expect(reg.names().at(-1)).toBe('site:x');
-    expect(reg.forMode('coexist', reg.defaultNames())).toEqual(['site:x']);
+    // Even when the admin trusts upstream for every built-in, a site hook stays: upstream has none.
+    expect(reg.forMode('coexist', reg.defaultNames(), { trustUpstream: ['cpu-dedicated', 'disk-namespace'] })).toEqual(['site:x']);
     expect(entries[0]!.appliesTo({ metadata: { labels: { a: 'b' } } })).toBe(true);
     expect(entries[0]!.appliesTo({ metadata: { labels: {} } })).toBe(false);
   });
