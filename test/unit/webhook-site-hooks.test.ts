@@ -109,9 +109,7 @@ describe('admit with SiteHooks', () => {
     const c = ours(patchOf(admit(review(pod()), state(COEXIST)).review));
     const env: Record<string, string> = { PREMIGRATION_HOOKS_NODE_NAME: 'worker-1', PREMIGRATION_HOOKS_POD_NAME: 'virt-launcher-rt-guest-x', PREMIGRATION_HOOKS_POD_NAMESPACE: 'vms' };
     for (const e of c.env as Json[]) if (typeof e.value === 'string') env[e.name as string] = e.value;
-    // --exit-on-release (classic sidecars) is the server's, from another branch that is not merged yet.
-    const args = (c.args as string[]).slice(1).filter((a) => a !== '--exit-on-release');
-    const s = parseServerSettings(args, env, { clientBinary: '/bin/true' }, '/');
+    const s = parseServerSettings((c.args as string[]).slice(1), env, { clientBinary: '/bin/true' }, '/');
     expect(s.hooks).toEqual(['site:tuning']);
     expect(s.siteHooks?.map((h) => h.name)).toEqual(['tuning']);
     expect(s.siteHookFacts).toEqual({ 'node.name': 'worker-1', 'pod.name': 'virt-launcher-rt-guest-x', 'pod.namespace': 'vms', 'vmi.name': 'rt-guest' });
