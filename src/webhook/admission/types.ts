@@ -42,7 +42,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface InjectSettings {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
-  /** Executable of the `premigration-hooks` CLI inside our image (command of our containers and probe). */
+  /** Executable of the `premigration-hooks` CLI inside our image (command of our containers; the probe runs the hook client). */
   imageCommand: string;
   sidecarMode: SidecarPolicy;
   injectPolicy: InjectPolicy;

@@ -58,7 +58,7 @@ const FLAGS: FlagTable = {
   'site-hook-allow': { env: 'SITE_HOOK_ALLOW', help: 'comma-separated paths added to the SiteHook allow-list (a risk: docs/site-hooks.md)' },
   'tls-cert-dir': { env: 'TLS_CERT_DIR', help: 'directory with tls.crt and tls.key (a mounted Secret; reloaded on change)' },
   'dev-self-signed': { env: 'DEV_SELF_SIGNED', boolean: true, help: 'generate a self-signed certificate at start (development only)' },
-  port: { env: 'PORT', help: 'HTTPS port for /mutate, /healthz, /readyz (default 8443)' },
+  port: { env: 'PORT', help: 'HTTPS port for /mutate, /validate, /healthz, /readyz (default 8443)' },
   'metrics-port': { env: 'METRICS_PORT', help: 'plain HTTP port for /metrics (default 8080)' },
   'bind-address': { env: 'BIND_ADDRESS', help: 'address to listen on (default ::, IPv6 and IPv4; 0.0.0.0 where the kernel has no IPv6)' },
   image: { env: 'IMAGE', help: 'image reference of this product, run as the injected sidecar (required)' },

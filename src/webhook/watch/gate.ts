@@ -31,7 +31,7 @@ export const KUBEVIRT_RESOURCE = 'kubevirts';
 
 export interface GateProviderSettings {
   source: GateSource;
-  /** Namespace of the KubeVirt CR: kubevirt upstream, openshift-cnv under HCO. */
+  /** Namespace of the KubeVirt CR: kubevirt upstream, openshift-cnv on OpenShift, kubevirt-hyperconverged with the community HCO. */
   namespace: string;
   /** Defaults to the in-cluster / $KUBECONFIG configuration. Only read for source 'kubevirt'. */
   kubeConfig?: KubeConfig;
