@@ -133,14 +133,25 @@ const gates = (cr: unknown): string[] => at(cr, 'spec', 'configuration', 'develo
 
 describe('README: the first lines are the two set-up commands', () => {
   test('npm ci && npm run demo, then npm test, and both scripts exist', () => {
-    const [title, , fence, first, second] = README.split('\n');
+    const [title, , fence, first, second, close] = README.split('\n');
     expect(title).toBe('# kubevirt-premigration-hooks');
     expect(fence).toBe('```sh');
     expect(first).toMatch(/^npm ci && npm run demo\s+#/);
     expect(second).toMatch(/^npm test\s+#/);
+    expect(close).toBe('```'); // exactly two commands
     const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
     expect(scripts.demo).toBeDefined();
     expect(scripts.test).toBeDefined();
+  });
+
+  test('the sections an admin looks for are there, and Upgrade links docs/upgrade.md', () => {
+    for (const title of ['What it does', 'Compatibility', 'Which VMs get the sidecar, and what it costs', 'Install', 'Enable and disable', 'Metrics', 'Troubleshooting', 'Upgrade']) {
+      expect(section(title).length).toBeGreaterThan(0);
+    }
+    // Compatibility by KubeVirt version and by Kubernetes version.
+    expect(section('Compatibility')).toMatch(/^\| KubeVirt \|/m);
+    expect(section('Compatibility')).toMatch(/^\| Kubernetes \|/m);
+    expect(section('Upgrade')).toContain('](docs/upgrade.md)');
   });
 });
 
