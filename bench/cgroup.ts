@@ -1,12 +1,14 @@
 /**
  * A real cgroup with a CPU and memory limit, as the kubelet sets them for a container with
- * `limits: {cpu: 100m, memory: 128Mi}`: cgroup v2 `cpu.max "10000 100000"` and `memory.max`, or
+ * the webhook's default Guaranteed-pod limits (`--sidecar-cpu`/`--sidecar-memory`): cgroup v2 `cpu.max "10000 100000"` and `memory.max`, or
  * on cgroup v1 `cpu.cfs_quota_us 10000` / `cpu.cfs_period_us 100000` and
  * `memory.limit_in_bytes`. Needs root (the benchmark machine runs as root). A command runs inside
  * it from its exec on: a shell writes its own pid into the group, then execs the command.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseQuantity } from '../src/core/pod/quantity.js';
+import { parseWebhookSettings } from '../src/webhook/config/settings.js';
 
 export interface Limits {
   /** CPU quota per 100 ms period, in µs (10000 = 100m). */
@@ -14,7 +16,17 @@ export interface Limits {
   memoryBytes: number;
 }
 
-export const SHIPPED_LIMITS: Limits = { cpuQuotaUs: 10_000, memoryBytes: 128 * 1024 * 1024 };
+/** The limits the webhook injects by default, read from its own settings so the two cannot drift. */
+export const SHIPPED_LIMITS: Limits = shippedLimits();
+
+function shippedLimits(): Limits {
+  const { cpu, memory } = parseWebhookSettings(['--dev-self-signed', '--image', 'bench']).inject.guaranteed;
+  const cpuNano = parseQuantity(cpu);
+  const memoryNano = parseQuantity(memory);
+  if (cpuNano === undefined || memoryNano === undefined) throw new Error(`unreadable default sidecar limits ${cpu} / ${memory}`);
+  // parseQuantity gives nano-units; the CFS quota is µs of CPU per 100 ms period (1 CPU = 100000).
+  return { cpuQuotaUs: Number(cpuNano / 10_000n), memoryBytes: Number(memoryNano / 1_000_000_000n) };
+}
 
 export interface Cgroup {
   /** Text for the report: which files were written. */

@@ -1,5 +1,5 @@
 /**
- * The sidecar under its shipped limits (100m CPU, 128Mi memory, in a real cgroup: bench/cgroup.ts),
+ * The sidecar under its shipped limits (the webhook's default sidecar CPU and memory, in a real cgroup: bench/cgroup.ts),
  * beside bare `node` serving a unix socket under the same limits, in the same run, interleaved:
  *   - start → the socket answers GET /healthz 200 (budget ≤ 1.5× bare Node);
  *   - the first migrate-begin on a fresh server (must sit well within the client's 2 s deadline);
@@ -13,6 +13,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createCgroup, peakMemoryMiB, SHIPPED_LIMITS, throttledUs, type Cgroup } from './cgroup.js';
+
+/** `100m CPU / 96Mi`, from the limits the webhook injects. */
+const LIMITS_TEXT = `${SHIPPED_LIMITS.cpuQuotaUs / 100}m CPU / ${SHIPPED_LIMITS.memoryBytes / 2 ** 20}Mi`;
 import { roundTripInput } from './hook-roundtrip.js';
 import { atMost, pick, row, sleep, stats, type Figure } from './lib.js';
 import { cliPath, clientPath, memoryOf, stop, unixGet, unixRequest, type Memory } from './procs.js';
@@ -127,23 +130,23 @@ export async function limitedFootprint(): Promise<LimitedResult> {
     const m = (x: Memory | undefined): Memory => x ?? { rss: NaN, anon: NaN, file: NaN };
     const [bi, bl, si, sl] = [m(bareIdle), m(bareLoaded), m(idle), m(loaded)];
     const figures: Figure[] = [
-      { id: 'footprint.limited-start-bare', label: 'under 100m/128Mi: bare `node` serving a unix socket, start → /healthz 200', unit: 'ms', median: sb.median, n: sb.n },
-      { id: 'footprint.limited-start', label: `under 100m/128Mi: hook server start → /healthz 200 (${(ss.median / sb.median).toFixed(2)}× bare Node)`, unit: 'ms', median: ss.median, n: ss.n, ...atMost(ss.median, 1.5 * sb.median, `≤ 1.5× bare Node (${(1.5 * sb.median).toFixed(0)} ms)`) },
-      { id: 'footprint.limited-first-call', label: 'under 100m/128Mi: first migrate-begin on a fresh server (no warm-up)', unit: 'ms', median: sf.median, n: sf.n, ...atMost(sf.median, 500, '≤ 500 ms (a quarter of the 2 s deadline)') },
-      { id: 'footprint.limited-rss-idle', label: `under 100m/128Mi: hook server idle RSS (${(si.rss / bi.rss).toFixed(2)}× bare Node)`, unit: 'MiB', median: si.rss, n: 1, ...atMost(si.rss, 1.2 * bi.rss, `≤ 1.2× bare Node (${(1.2 * bi.rss).toFixed(1)} MiB)`) },
-      { id: 'footprint.limited-rss-loaded', label: `under 100m/128Mi: hook server RSS after ${requests} requests (${(sl.rss / bl.rss).toFixed(2)}× bare Node after ${requests})`, unit: 'MiB', median: sl.rss, n: 1, ...atMost(sl.rss, 1.4 * bl.rss, `≤ 1.4× bare Node (${(1.4 * bl.rss).toFixed(1)} MiB)`) },
+      { id: 'footprint.limited-start-bare', label: `under ${LIMITS_TEXT}: bare \`node\` serving a unix socket, start → /healthz 200`, unit: 'ms', median: sb.median, n: sb.n },
+      { id: 'footprint.limited-start', label: `under ${LIMITS_TEXT}: hook server start → /healthz 200 (${(ss.median / sb.median).toFixed(2)}× bare Node)`, unit: 'ms', median: ss.median, n: ss.n, ...atMost(ss.median, 1.5 * sb.median, `≤ 1.5× bare Node (${(1.5 * sb.median).toFixed(0)} ms)`) },
+      { id: 'footprint.limited-first-call', label: `under ${LIMITS_TEXT}: first migrate-begin on a fresh server (no warm-up)`, unit: 'ms', median: sf.median, n: sf.n, ...atMost(sf.median, 500, '≤ 500 ms (a quarter of the 2 s deadline)') },
+      { id: 'footprint.limited-rss-idle', label: `under ${LIMITS_TEXT}: hook server idle RSS (${(si.rss / bi.rss).toFixed(2)}× bare Node)`, unit: 'MiB', median: si.rss, n: 1, ...atMost(si.rss, 1.2 * bi.rss, `≤ 1.2× bare Node (${(1.2 * bi.rss).toFixed(1)} MiB)`) },
+      { id: 'footprint.limited-rss-loaded', label: `under ${LIMITS_TEXT}: hook server RSS after ${requests} requests (${(sl.rss / bl.rss).toFixed(2)}× bare Node after ${requests})`, unit: 'MiB', median: sl.rss, n: 1, ...atMost(sl.rss, 1.4 * bl.rss, `≤ 1.4× bare Node (${(1.4 * bl.rss).toFixed(1)} MiB)`) },
     ];
     if (probeMs.length) {
       const sp = stats(probeMs);
-      figures.push({ id: 'footprint.limited-probe', label: 'under 100m/128Mi: exec probe `premigration-hooks-client --probe` (/healthz)', unit: 'ms', median: sp.median, p99: sp.max, n: sp.n, ...atMost(sp.median, 50, '≤ 50 ms') });
+      figures.push({ id: 'footprint.limited-probe', label: `under ${LIMITS_TEXT}: exec probe \`premigration-hooks-client --probe\` (/healthz)`, unit: 'ms', median: sp.median, p99: sp.max, n: sp.n, ...atMost(sp.median, 50, '≤ 50 ms') });
     }
     const sc = stats(curlMs);
-    figures.push({ id: 'footprint.limited-probe-curl', label: `under 100m/128Mi: exec probe stand-in \`curl --unix-socket\` (/healthz)`, unit: 'ms', median: sc.median, p99: sc.max, n: sc.n, ...(probeMs.length ? {} : atMost(sc.median, 50, '≤ 50 ms')) });
+    figures.push({ id: 'footprint.limited-probe-curl', label: `under ${LIMITS_TEXT}: exec probe stand-in \`curl --unix-socket\` (/healthz)`, unit: 'ms', median: sc.median, p99: sc.max, n: sc.n, ...(probeMs.length ? {} : atMost(sc.median, 50, '≤ 50 ms')) });
 
     const lines: string[] = [];
     lines.push(`**Under the shipped limits.** ${cg.describe}; each process is moved into the group by a shell that then execs it (the shell's ~1 ms is in both columns). ${rounds} starts each, bare Node and the hook server interleaved in one run; the quota really bit: ${throttledMs.toFixed(0)} ms throttled in total. The hook server ran ${existsSync(path.join(path.dirname(cliPath()), '..', 'server', 'bundle', 'main.js')) ? 'from its bundle (`dist/src/server/bundle/`, `npm run build:bundle`)' : 'unbundled (no `dist/src/server/bundle/`: esbuild not installed)'}. Bare Node is \`node -e '<http.createServer(…).listen(socket)>'\`. The probes run inside the same cgroup, as a kubelet exec probe runs in the container${probeMs.length ? '' : '; the static client\'s `--probe` was not measured (BENCH_PROBE_CLIENT=none), so `curl --unix-socket` stands in'}.`);
     lines.push('');
-    lines.push(row(['under 100m CPU / 128Mi', 'bare Node', 'hook server', 'ratio', 'budget']));
+    lines.push(row([`under ${LIMITS_TEXT}`, 'bare Node', 'hook server', 'ratio', 'budget']));
     lines.push(row(['---', '---:', '---:', '---:', '---']));
     lines.push(row(['start → /healthz 200 (median, max)', `${sb.median.toFixed(0)} ms (${sb.max.toFixed(0)})`, `${ss.median.toFixed(0)} ms (${ss.max.toFixed(0)})`, `${(ss.median / sb.median).toFixed(2)}×`, '≤ 1.5×']));
     lines.push(row(['RSS idle', `${bi.rss.toFixed(1)} MiB`, `${si.rss.toFixed(1)} MiB`, `${(si.rss / bi.rss).toFixed(2)}×`, '≤ 1.2×']));
@@ -157,7 +160,7 @@ export async function limitedFootprint(): Promise<LimitedResult> {
     lines.push(row(['exec probe: `curl --unix-socket …/healthz`', '', `${sc.median.toFixed(1)} ms (max ${sc.max.toFixed(1)})`, '', probeMs.length ? '' : '≤ 50 ms (stand-in)']));
     lines.push('');
     lines.push(`Then 3 maximum-size hostile requests (4 MiB: 49,000 elements and one 3.8 MB attribute) answered ${hostileStatus.join(', ')}; the cgroup's peak memory over the whole run (both servers): ${hostilePeak === undefined ? 'not available' : `${hostilePeak.toFixed(1)} MiB`} of the 128 MiB limit; /healthz after them: ${hostileAfter ? '200' : 'no answer'}.`);
-    if (hostilePeak !== undefined) figures.push({ id: 'footprint.limited-hostile-peak', label: 'under 100m/128Mi: cgroup peak memory, including 3 maximum-size hostile requests', unit: 'MiB', median: hostilePeak, n: 1, ...atMost(hostilePeak, 128, '≤ 128 MiB (the limit)') });
+    if (hostilePeak !== undefined) figures.push({ id: 'footprint.limited-hostile-peak', label: `under ${LIMITS_TEXT}: cgroup peak memory, including 3 maximum-size hostile requests`, unit: 'MiB', median: hostilePeak, n: 1, ...atMost(hostilePeak, SHIPPED_LIMITS.memoryBytes / 2 ** 20, `≤ ${SHIPPED_LIMITS.memoryBytes / 2 ** 20} MiB (the limit)`) });
     return { figures, lines };
   } finally {
     rmSync(dir, { recursive: true, force: true });
