@@ -24,6 +24,7 @@ import type { ClusterView } from './admission/admit.js';
 import type { NamespaceLimits } from './admission/inject.js';
 import { nativeSidecarSupport, type ClusterVersions } from './admission/sidecar.js';
 import { createSiteHookWatch, type SiteHookWatch } from './watch/site-hooks.js';
+import { createNamespaceWatch, type NamespaceWatch } from './watch/namespaces.js';
 import { loadKubeConfig } from './watch/informer.js';
 import { siteHookValidateRoute } from './http/sitehook-validate-http.js';
 import { allowList } from '../core/site-hooks/index.js';
@@ -70,9 +71,13 @@ export async function main(argv: string[]): Promise<number> {
   // SiteHooks (docs/site-hooks.md): watched whenever the API is in use; /validate-sitehook always.
   const siteAllow = allowList(settings.siteHookAllow ?? []);
   let siteWatch: SiteHookWatch | undefined;
+  // Namespace labels, for SiteHook namespaceSelectors; like the SiteHook watch, readiness does not wait for it.
+  let namespaceWatch: NamespaceWatch | undefined;
   if (settings.gateSource === 'kubevirt') {
     try {
-      siteWatch = createSiteHookWatch({ kubeConfig: loadKubeConfig(settings.kubeconfig), allow: siteAllow, logger, registry });
+      const kubeConfig = loadKubeConfig(settings.kubeconfig);
+      siteWatch = createSiteHookWatch({ kubeConfig, allow: siteAllow, logger, registry });
+      namespaceWatch = createNamespaceWatch({ kubeConfig, logger, registry });
     } catch (err) {
       logger.fatal({ err: (err as Error).message }, 'cannot create the SiteHook watch');
       return 2;
@@ -112,6 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     state: () => ({
       gate: gate.current(), settings: settings.inject, ...(watches.cluster ? { cluster: watches.cluster } : {}), ...loop.admitState(),
       ...(siteWatch ? { siteHooks: siteWatch.current() } : {}),
+      ...(namespaceWatch ? { namespaceLabels: namespaceWatch.labels } : {}),
       ...(settings.siteHookAllow ? { siteHookAllow: settings.siteHookAllow } : {}),
     }),
     routes: [...loop.routes, siteHookValidateRoute({ allow: siteAllow, logger, maxBodyBytes: settings.maxBodyBytes })],
@@ -137,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
   const metricsServer = await startMetricsServer(registry, settings.metricsPort, settings.bindAddress, logger, bounds);
   watches.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'gate provider failed to start'));
   siteWatch?.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'SiteHook watch failed to start'));
+  namespaceWatch?.start().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'namespace watch failed to start'));
   logger.info(
     {
       version: VERSION, port: server.port, reportPort: reportServer.port, metricsPort: metricsServer.port, gateSource: settings.gateSource,
@@ -159,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
   certs.stop();
   await watches.stop();
   await siteWatch?.stop();
+  await namespaceWatch?.stop();
   if (devDir) rmSync(devDir, { recursive: true, force: true });
   logger.info('stopped');
   return 0;

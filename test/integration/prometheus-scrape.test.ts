@@ -212,9 +212,9 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
     expect((await query(promPort, `premigration_hooks_feature_gate_enabled{job="${JOB}"}`))[0]?.value[1]).toBe('1');
     expect((await query(promPort, `premigration_hooks_kubevirt_info{job="${JOB}"}`)).map((s) => [s.metric.version, s.value[1]])).toEqual([['v1.7.2', '1']]);
     const watches = await query(promPort, `premigration_hooks_watch_synced{job="${JOB}"}`);
-    expect(Object.fromEntries(watches.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '1', pods: '1', nodes: '1', resourcequotas: '1', limitranges: '1', sitehooks: '1' });
+    expect(Object.fromEntries(watches.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '1', pods: '1', nodes: '1', resourcequotas: '1', limitranges: '1', sitehooks: '1', namespaces: '1' });
     const restarts = await query(promPort, `premigration_hooks_watch_restarts_total{job="${JOB}"}`);
-    expect(Object.fromEntries(restarts.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '0', pods: '0', nodes: '0', resourcequotas: '0', limitranges: '0', sitehooks: '0' });
+    expect(Object.fromEntries(restarts.map((s) => [s.metric.resource, s.value[1]]))).toEqual({ kubevirts: '0', pods: '0', nodes: '0', resourcequotas: '0', limitranges: '0', sitehooks: '0', namespaces: '0' });
     expect((await query(promPort, `premigration_hooks_escaped_target_pods_total{job="${JOB}"}`))[0]?.value[1]).toBe('0');
     expect((await query(promPort, `premigration_hooks_build_info{job="${JOB}"}`))[0]?.metric.version).toBe(VERSION);
     // The dev certificate is fresh: it expires in the future, and not in the next 7 days.

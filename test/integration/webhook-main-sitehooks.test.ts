@@ -3,14 +3,16 @@
  * (no kube-apiserver on this machine), with SiteHooks stored in it: the watch writes
  * status.conditions once per generation (a second replica's write would be refused by
  * resourceVersion), a valid SiteHook selecting the pod makes coexist mode (KubeVirt 1.9) inject
- * it as site:<name>, a non-matching one does not, and /validate-sitehook denies a bad SiteHook.
+ * it as site:<name>, a non-matching one does not, a namespaceSelector selects by the labels of
+ * the namespaces the watch has listed (and follows a label change), and /validate-sitehook denies
+ * a bad SiteHook.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/webhook/main.js';
 import { GATE_NAME } from '../../src/webhook/admission/mode.js';
-import { FakeApiServer, KUBEVIRTS, SITEHOOKS, waitFor } from '../support/fake-apiserver.js';
+import { FakeApiServer, KUBEVIRTS, NAMESPACES, SITEHOOKS, waitFor } from '../support/fake-apiserver.js';
 import { freePort, httpsText } from '../support/net.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -32,6 +34,9 @@ test('SiteHooks from the API (test double): status once per generation, coexist 
       status: { phase: 'Deployed', observedKubeVirtVersion: 'v1.9.0' },
     });
     api.create(SITEHOOKS, valid('rt-guest'));
+    // The review's namespace, and another one.
+    api.create(NAMESPACES, { metadata: { name: 'telco', labels: { tier: 'gold', 'kubernetes.io/metadata.name': 'telco' } } });
+    api.create(NAMESPACES, { metadata: { name: 'batch', labels: { tier: 'bronze', 'kubernetes.io/metadata.name': 'batch' } } });
     api.create(SITEHOOKS, siteHook('evil', 1, { edits: [{ select: 'seclabel/@type', set: 'none' }] }));
     const [port, metricsPort] = [await freePort(), await freePort()];
     const done = main([
@@ -79,6 +84,41 @@ test('SiteHooks from the API (test double): status once per generation, coexist 
     const settled = api.statusWrites.length;
     await new Promise((r) => setTimeout(r, 300));
     expect(api.statusWrites.length).toBe(settled);
+
+    // A namespaceSelector (matchLabels and matchExpressions) on the namespace's labels.
+    api.create(SITEHOOKS, siteHook('gold', 1, {
+      namespaceSelector: { matchLabels: { tier: 'gold' }, matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] },
+      edits: [{ select: 'cputune/shares', remove: true }],
+    }));
+    const inNamespace = (ns: string): Buffer => {
+      const r = JSON.parse(review.toString('utf8')) as Json;
+      r.request.namespace = ns;
+      r.request.object.metadata.namespace = ns;
+      return Buffer.from(JSON.stringify(r));
+    };
+    const mutateIn = async (ns: string): Promise<Json> => JSON.parse((await httpsText(port, '/mutate', inNamespace(ns))).text) as Json;
+    let gold: Json = {};
+    const goldDeadline = Date.now() + 10_000;
+    while (Date.now() < goldDeadline) {
+      gold = await mutateIn('telco');
+      if (gold.response?.patch) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const goldPatch = JSON.parse(Buffer.from(gold.response.patch as string, 'base64').toString('utf8')) as Json[];
+    expect(JSON.parse(goldPatch.find((op) => String(op.path).includes('injected'))!.value as string)).toMatchObject({ mode: 'coexist', hooks: ['site:gold'] });
+    // The namespace watch has listed (telco matched): batch (tier bronze) and an unknown namespace are not selected.
+    expect((await mutateIn('batch')).response).toEqual({ uid: expect.any(String) as string, allowed: true });
+    expect((await mutateIn('nowhere')).response).toEqual({ uid: expect.any(String) as string, allowed: true });
+    // A label change reaches admission through the watch.
+    api.update(NAMESPACES, { metadata: { name: 'batch', labels: { tier: 'gold' } } });
+    let relabelled: Json = {};
+    const relabelDeadline = Date.now() + 10_000;
+    while (Date.now() < relabelDeadline) {
+      relabelled = await mutateIn('batch');
+      if (relabelled.response?.patch) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(relabelled.response.patch).toEqual(expect.any(String));
 
     const bad = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE', object: { apiVersion: 'premigration-hooks.kubevirt.io/v1alpha1', kind: 'SiteHook', metadata: { name: 'bad' }, spec: { edits: [{ select: 'devices//disk', remove: true }] } } } };
     const answer = JSON.parse((await httpsText(port, '/validate-sitehook', Buffer.from(JSON.stringify(bad)))).text) as Json;

@@ -325,12 +325,12 @@ describe.each(OVERLAYS)('overlay %s: cross-references', (overlay) => {
     }
   });
 
-  it('RBAC is read-only and minimal: list/watch pods, nodes, quotas and limit ranges cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
+  it('RBAC is read-only and minimal: list/watch pods, nodes, quotas, limit ranges and namespaces cluster-wide, get/list/watch kubevirts in KubeVirt\'s namespace', () => {
     const sa = one(objects, 'ServiceAccount');
     expect(pod.spec.serviceAccountName).toBe(sa.metadata.name);
     expect(at(one(objects, 'ClusterRole', 'premigration-hooks-webhook'), 'rules')).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
     expect(at(one(objects, 'ClusterRole', 'premigration-hooks-cluster-reader'), 'rules'))
-      .toEqual([{ apiGroups: [''], resources: ['nodes', 'resourcequotas', 'limitranges'], verbs: ['list', 'watch'] }]);
+      .toEqual([{ apiGroups: [''], resources: ['nodes', 'resourcequotas', 'limitranges', 'namespaces'], verbs: ['list', 'watch'] }]);
     // The SiteHook roles (component site-hooks) are docs/site-hooks.md's; the webhook's own are these two.
     expect(all(objects, 'ClusterRole').filter((r) => r.metadata.labels?.['app.kubernetes.io/component'] !== 'site-hooks')).toHaveLength(2);
     expect(at(one(objects, 'Role'), 'rules')).toEqual([{ apiGroups: ['kubevirt.io'], resources: ['kubevirts'], verbs: ['get', 'list', 'watch'] }]);

@@ -7,7 +7,7 @@
  *   GET <collection>?watch=true&resourceVersion=N
  *                                          → 200, newline-delimited {type, object} events newer than N,
  *                                            then live ones; ERROR 410 (and close) when N was compacted
- * for the collections  /api/v1[/namespaces/<ns>]/{pods,resourcequotas,limitranges}, /api/v1/nodes  and
+ * for the collections  /api/v1[/namespaces/<ns>]/{pods,resourcequotas,limitranges}, /api/v1/{nodes,namespaces}  and
  * /apis/kubevirt.io/v1[/namespaces/<ns>]/kubevirts, plus  GET /version  (the gitVersion set in `version`),
  * with equality/existence label selectors. The test drives it: create/update/remove objects,
  * drop or cleanly end open watches, answer the next requests with an HTTP error, compact history.
@@ -39,7 +39,9 @@ export const LIMITRANGES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 
 export const SITEHOOKS: ResourceKind = {
   groupVersion: '/apis/premigration-hooks.kubevirt.io/v1alpha1', apiVersion: 'premigration-hooks.kubevirt.io/v1alpha1', kind: 'SiteHook', plural: 'sitehooks',
 };
-const KINDS = [PODS, KUBEVIRTS, NODES, RESOURCEQUOTAS, LIMITRANGES, SITEHOOKS];
+/** Cluster-scoped: GET /api/v1/namespaces (the route's plural, with no namespace part). */
+export const NAMESPACES: ResourceKind = { groupVersion: '/api/v1', apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' };
+const KINDS = [PODS, KUBEVIRTS, NODES, RESOURCEQUOTAS, LIMITRANGES, SITEHOOKS, NAMESPACES];
 
 interface StoredEvent {
   rv: number;

@@ -89,6 +89,40 @@ describe('admit with SiteHooks', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
+  test('namespaceSelector on the labels admit() is given for the request namespace: matches, does not match, unknown namespace', () => {
+    const byNs = hooks([{
+      name: 'gold',
+      spec: { namespaceSelector: { matchLabels: { tier: 'gold' }, matchExpressions: [{ key: 'team', operator: 'In', values: ['rt', 'net'] }, { key: 'frozen', operator: 'DoesNotExist' }] } },
+    }]);
+    const known: Record<string, Record<string, string>> = {
+      vms: { tier: 'gold', team: 'rt' },
+      bronze: { tier: 'bronze', team: 'rt' },
+      frozen: { tier: 'gold', team: 'rt', frozen: 'yes' },
+    };
+    const asked: string[] = [];
+    const inNs = (ns: string): Json => {
+      const r = review(pod());
+      r.request.namespace = ns;
+      return r;
+    };
+    const run = (ns: string): Json => admit(inNs(ns), {
+      ...state(COEXIST, byNs),
+      namespaceLabels: (n) => {
+        asked.push(n);
+        return known[n];
+      },
+    }).outcome;
+    expect(run('vms')).toMatchObject({ result: 'injected', hooks: ['site:gold'] });
+    // The request's namespace is the one looked up (not the pod's metadata.namespace).
+    expect(asked).toEqual(['vms']);
+    expect(run('bronze')).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+    expect(run('frozen')).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+    // Unknown (not listed yet, or not seen): fail safe, not selected.
+    expect(run('nowhere')).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+    // No namespace watch at all: the same.
+    expect(admit(review(pod()), state(COEXIST, byNs)).outcome).toMatchObject({ result: 'skipped', reason: 'no-applicable-hook' });
+  });
+
   test('coexist: no matching SiteHook (or none at all) injects nothing', () => {
     for (const s of [hooks([{ name: 'elsewhere', spec: { selector: { matchLabels: { 'vm.kubevirt.io/name': 'other' } } } }]), []]) {
       const { review: out, outcome } = admit(review(pod()), state(COEXIST, s));
