@@ -15,8 +15,8 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import type { AdmitState } from '../admission/admit.js';
-import { decodeJsonRequest } from './body.js';
-import { handleMutate, mutateOverloaded, type HttpAnswer, type LogLine } from './answer.js';
+import { decodeJsonRequest, type Decoded } from './body.js';
+import { handleMutate, mutateOverloaded, type HttpAnswer, type LogLine, type OverloadReason } from './answer.js';
 import { ConcurrencyLimiter, DEFAULT_LIMITS, requestWeight } from './limiter.js';
 import { applyConnectionBounds, DEFAULT_BOUNDS, drain, httpServerOptions, type ConnectionBounds } from './connection.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -46,6 +46,54 @@ export function respond(res: Response, answer: HttpAnswer, stopping = false): vo
 
 export function writeLog(logger: Logger, line: LogLine): void {
   logger[line.level](line.fields, line.msg);
+}
+
+/** What a bounded JSON route's pure parts give back: the answer, the log line, the metric labels. */
+export interface RouteResult<M> {
+  answer: HttpAnswer;
+  log: LogLine;
+  metric: M;
+}
+
+export interface BoundedJsonRouteOptions<M> {
+  limiter: ConcurrencyLimiter;
+  maxBodyBytes: number;
+  stopping: () => boolean;
+  logger: Logger;
+  /** The answer when the concurrency bound is full (pure). */
+  overloaded: (reason: OverloadReason, limits: { active: number; queue: number }) => RouteResult<M>;
+  /** The decoded body → the answer (pure). */
+  handle: (decoded: Decoded<unknown>) => RouteResult<M>;
+  observe: (metric: M, seconds: number) => void;
+}
+
+/**
+ * The shell of /mutate and /validate: take a slot of the shared concurrency bound (sized by the
+ * declared body length), decode, hand the decoded body to the pure handler, then count, log and
+ * respond. A full bound answers at once, without reading the body.
+ */
+export function boundedJsonRoute<M>(o: BoundedJsonRouteOptions<M>): (req: Request, res: Response) => void {
+  const finish = (res: Response, r: RouteResult<M>, seconds: number): void => {
+    o.observe(r.metric, seconds);
+    writeLog(o.logger, r.log);
+    if (!res.destroyed) respond(res, r.answer, o.stopping());
+  };
+  return (req, res) => {
+    void (async () => {
+      const started = process.hrtime.bigint();
+      const slot = await o.limiter.acquire(requestWeight(req.headers['content-length'], o.maxBodyBytes));
+      if (!slot.ok) {
+        finish(res, o.overloaded(slot.reason, o.limiter.opts), 0);
+        return;
+      }
+      try {
+        const decoded = await decodeJsonRequest(req, o.maxBodyBytes);
+        finish(res, o.handle(decoded), decoded.ok ? Number(process.hrtime.bigint() - started) / 1e9 : 0);
+      } finally {
+        slot.release();
+      }
+    })();
+  };
 }
 
 /** Unknown paths and methods: 404 as plain text, on every HTTPS listener. */
@@ -79,28 +127,18 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
     res.status(ready ? 200 : 503).type('text/plain').send(ready ? 'ok' : 'not ready');
   });
 
-  app.post('/mutate', (req: Request, res: Response) => {
-    void (async () => {
-      const started = process.hrtime.bigint();
-      const slot = await limiter.acquire(requestWeight(req.headers['content-length'], opts.maxBodyBytes));
-      if (!slot.ok) {
-        const r = mutateOverloaded(slot.reason, limiter.opts);
-        opts.metrics.observeAdmission(r.metric, 0);
-        writeLog(opts.logger, r.log);
-        respond(res, r.answer, stopping());
-        return;
-      }
-      try {
-        const decoded = await decodeJsonRequest(req, opts.maxBodyBytes);
-        const r = handleMutate(decoded, opts.state());
-        opts.metrics.observeAdmission(r.metric, decoded.ok ? Number(process.hrtime.bigint() - started) / 1e9 : 0);
-        writeLog(opts.logger, r.log);
-        if (!res.destroyed) respond(res, r.answer, stopping());
-      } finally {
-        slot.release();
-      }
-    })();
-  });
+  app.post(
+    '/mutate',
+    boundedJsonRoute({
+      limiter,
+      maxBodyBytes: opts.maxBodyBytes,
+      stopping,
+      logger: opts.logger,
+      overloaded: mutateOverloaded,
+      handle: (decoded) => handleMutate(decoded, opts.state()),
+      observe: (metric, seconds) => opts.metrics.observeAdmission(metric, seconds),
+    }),
+  );
 
   for (const mount of opts.routes ?? []) mount(app);
   notFound(app);
