@@ -162,15 +162,19 @@ export function siteHook(hook: CompiledSiteHook, opts: SiteHookOptions, onSkip?:
   };
 }
 
-/** Registry entries (`site:<name>`, after the built-ins) for compiled SiteHooks, in run order. */
-export function siteHookEntries(hooks: readonly CompiledSiteHook[], opts: SiteHookOptions, onSkip?: (skip: SiteHookSkip) => void): HookEntry[] {
-  return hooks.map((h) => ({
+/** The registry entry of a SiteHook without its code (`site:<name>`; upstream has no equivalent). */
+export function siteHookEntry(h: CompiledSiteHook): HookEntry {
+  return {
     name: SITE_PREFIX + h.name,
     description: `site hook ${h.name}`,
-    source: 'site' as const,
+    source: 'site',
     defaultEnabled: true,
     upstream: SITE_UPSTREAM,
     appliesTo: (pod) => labelsMatch(h.spec.selector, pod.metadata?.labels ?? {}),
-    hook: siteHook(h, opts, onSkip),
-  }));
+  };
+}
+
+/** Registry entries (`site:<name>`, after the built-ins) for compiled SiteHooks, in run order. */
+export function siteHookEntries(hooks: readonly CompiledSiteHook[], opts: SiteHookOptions, onSkip?: (skip: SiteHookSkip) => void): HookEntry[] {
+  return hooks.map((h) => ({ ...siteHookEntry(h), hook: siteHook(h, opts, onSkip) }));
 }

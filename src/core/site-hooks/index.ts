@@ -24,5 +24,5 @@ export {
   type SiteHookEdit,
   type SiteHookSpec,
 } from './model.js';
-export { SITE_PREFIX, SITE_UPSTREAM, siteHook, siteHookEntries, type SiteHookOptions, type SiteHookSkip } from './hook.js';
+export { SITE_PREFIX, SITE_UPSTREAM, siteHook, siteHookEntries, siteHookEntry, type SiteHookOptions, type SiteHookSkip } from './hook.js';
 export { FACT_ENV, MAX_DELIVERY_BYTES, SITE_HOOKS_ENV, canonicalJson, deliveryDigest, parseDelivery, renderDelivery } from './delivery.js';

@@ -13,7 +13,7 @@
  */
 import type { HookEntry } from '../../core/hooks/registry.js';
 import {
-  bySiteHookOrder, deliveryDigest, FACT_ENV, labelsMatch, renderDelivery, SITE_HOOKS_ENV, SITE_PREFIX, SITE_UPSTREAM, type CompiledSiteHook,
+  bySiteHookOrder, deliveryDigest, FACT_ENV, labelsMatch, renderDelivery, SITE_HOOKS_ENV, siteHookEntry, type CompiledSiteHook,
 } from '../../core/site-hooks/index.js';
 import { asObject, type JsonObject } from '../../shared/json.js';
 
@@ -38,14 +38,8 @@ export function selectSiteHooks(
 
 /** Registry entries for selected site hooks: names only (the code runs in the pod), counting in coexist mode. */
 export function siteHookNameEntries(selected: readonly CompiledSiteHook[]): HookEntry[] {
-  return selected.map((h) => ({
-    name: SITE_PREFIX + h.name,
-    description: `site hook ${h.name}`,
-    source: 'site' as const,
-    defaultEnabled: true,
-    upstream: SITE_UPSTREAM,
-    appliesTo: () => true,
-  }));
+  // Already selected for this pod (labels and namespace), so it applies.
+  return selected.map((h) => ({ ...siteHookEntry(h), appliesTo: () => true }));
 }
 
 export interface SiteHookDelivery {
