@@ -219,7 +219,8 @@ describe('the unpacked image, started read-only as uid 107', () => {
     const response = (JSON.parse(res.text) as { response: { allowed: boolean; patch?: string } }).response;
     expect(response.allowed).toBe(true);
     expect(Buffer.from(response.patch ?? '', 'base64').toString('utf8')).toContain('"image":"registry.example.com/premigration-hooks:test"');
-    const metrics = await get(http, '127.0.0.1', metricsPort, '/metrics');
+    // The metrics listener starts beside the admission one; readiness of /readyz does not imply it.
+    const metrics = await until('webhook /metrics', () => get(http, '127.0.0.1', metricsPort, '/metrics'), c.err);
     expect(metrics.text).toMatch(/^premigration_hooks_admission_requests_total\{result="injected"/m);
     child.kill('SIGTERM');
     expect(await c.done).toBe(0);
