@@ -11,15 +11,15 @@ import { parseQuantity } from '../src/core/pod/quantity.js';
 import { parseWebhookSettings } from '../src/webhook/config/settings.js';
 
 export interface Limits {
-  /** CPU quota per 100 ms period, in µs (10000 = 100m). */
-  cpuQuotaUs: number;
+  /** CPU quota per 100 ms period, in µs (10000 = 100m); absent: no CPU limit. */
+  cpuQuotaUs?: number;
   memoryBytes: number;
 }
 
 /** The limits the webhook injects by default, read from its own settings so the two cannot drift. */
-export const SHIPPED_LIMITS: Limits = shippedLimits();
+export const SHIPPED_LIMITS: Required<Limits> = shippedLimits();
 
-function shippedLimits(): Limits {
+function shippedLimits(): Required<Limits> {
   const { cpu, memory } = parseWebhookSettings(['--dev-self-signed', '--image', 'bench']).inject.guaranteed;
   const cpuNano = parseQuantity(cpu);
   const memoryNano = parseQuantity(memory);
@@ -33,6 +33,10 @@ export interface Cgroup {
   describe: string;
   /** `sh -c` prefix that moves the shell into the group before it execs the command. */
   wrap(argv: string[]): string[];
+  /** The group's peak memory so far, bytes (v2 memory.peak, v1 memory.max_usage_in_bytes). */
+  peakBytes(): number;
+  /** OOM kills inside the group so far. */
+  oomKills(): number;
   remove(): void;
 }
 
@@ -58,29 +62,37 @@ export function createCgroup(name: string, limits: Limits): Cgroup {
     const parent = path.join(ROOT, path.dirname(own));
     const dir = path.join(parent, name);
     mkdirSync(dir);
-    writeFileSync(path.join(dir, 'cpu.max'), `${limits.cpuQuotaUs} ${period}`);
+    if (limits.cpuQuotaUs !== undefined) writeFileSync(path.join(dir, 'cpu.max'), `${limits.cpuQuotaUs} ${period}`);
     writeFileSync(path.join(dir, 'memory.max'), String(limits.memoryBytes));
     writeFileSync(path.join(dir, 'memory.swap.max'), '0');
     const procs = path.join(dir, 'cgroup.procs');
+    const read = (file: string): string => readFileSync(path.join(dir, file), 'utf8');
     return {
-      describe: `cgroup v2 ${dir}: cpu.max "${limits.cpuQuotaUs} ${period}", memory.max ${limits.memoryBytes}`,
+      describe: `cgroup v2 ${dir}: ${limits.cpuQuotaUs !== undefined ? `cpu.max "${limits.cpuQuotaUs} ${period}", ` : ''}memory.max ${limits.memoryBytes}`,
       wrap: (argv) => ['/bin/sh', '-c', `echo $$ > ${procs} && exec ${argv.map(shellQuote).join(' ')}`],
+      peakBytes: () => Number(read('memory.peak').trim()),
+      oomKills: () => Number(/oom_kill (\d+)/.exec(read('memory.events'))?.[1] ?? 0),
       remove: () => rmdirSync(dir),
     };
   }
-  const cpu = path.join(ROOT, 'cpu', ownV1Path('cpu'), name);
+  const cpu = limits.cpuQuotaUs !== undefined ? path.join(ROOT, 'cpu', ownV1Path('cpu'), name) : undefined;
   const mem = path.join(ROOT, 'memory', ownV1Path('memory'), name);
-  mkdirSync(cpu);
+  if (cpu !== undefined) {
+    mkdirSync(cpu);
+    writeFileSync(path.join(cpu, 'cpu.cfs_period_us'), String(period));
+    writeFileSync(path.join(cpu, 'cpu.cfs_quota_us'), String(limits.cpuQuotaUs));
+  }
   mkdirSync(mem);
-  writeFileSync(path.join(cpu, 'cpu.cfs_period_us'), String(period));
-  writeFileSync(path.join(cpu, 'cpu.cfs_quota_us'), String(limits.cpuQuotaUs));
   writeFileSync(path.join(mem, 'memory.limit_in_bytes'), String(limits.memoryBytes));
-  const into = `echo $$ > ${path.join(cpu, 'cgroup.procs')} && echo $$ > ${path.join(mem, 'cgroup.procs')}`;
+  const into = [cpu, mem].filter((d) => d !== undefined).map((d) => `echo $$ > ${path.join(d, 'cgroup.procs')}`).join(' && ');
+  const read = (file: string): string => readFileSync(path.join(mem, file), 'utf8');
   return {
-    describe: `cgroup v1 ${cpu} (cpu.cfs_quota_us ${limits.cpuQuotaUs}, cpu.cfs_period_us ${period}) and ${mem} (memory.limit_in_bytes ${limits.memoryBytes})`,
+    describe: `cgroup v1 ${cpu !== undefined ? `${cpu} (cpu.cfs_quota_us ${limits.cpuQuotaUs}, cpu.cfs_period_us ${period}) and ` : ''}${mem} (memory.limit_in_bytes ${limits.memoryBytes})`,
     wrap: (argv) => ['/bin/sh', '-c', `${into} && exec ${argv.map(shellQuote).join(' ')}`],
+    peakBytes: () => Number(read('memory.max_usage_in_bytes').trim()),
+    oomKills: () => Number(/oom_kill (\d+)/.exec(read('memory.oom_control'))?.[1] ?? 0),
     remove: () => {
-      rmdirSync(cpu);
+      if (cpu !== undefined) rmdirSync(cpu);
       rmdirSync(mem);
     },
   };
