@@ -233,6 +233,8 @@ export async function startHookServer(p: HookServerPaths, opts: StartOptions & {
 export interface WebhookPorts {
   port: number;
   metricsPort: number;
+  /** /report's own listener; a fixed default would collide with anything else on 8444. */
+  reportPort: number;
 }
 
 /**
@@ -248,7 +250,7 @@ export async function startWebhook(ports: WebhookPorts, opts: StartOptions & { t
       // No cluster here: a fixed sidecar shape and no namespace-limit watches (both need an apiserver).
       'webhook', ...tls, '--gate-source', 'always', '--image', 'registry.example/premigration-hooks:bench',
       '--sidecar-mode', 'native', '--namespace-limits', 'ignore',
-      '--port', String(ports.port), '--metrics-port', String(ports.metricsPort), '--bind-address', '127.0.0.1',
+      '--port', String(ports.port), '--metrics-port', String(ports.metricsPort), '--report-port', String(ports.reportPort), '--bind-address', '127.0.0.1',
       '--shutdown-delay-ms', '0', '--log-level', opts.logLevel ?? 'info',
     ],
     opts,

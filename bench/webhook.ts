@@ -42,7 +42,9 @@ export async function webhookPorts(): Promise<WebhookPorts> {
   const port = await freePort();
   let metricsPort = await freePort();
   while (metricsPort === port) metricsPort = await freePort();
-  return { port, metricsPort };
+  let reportPort = await freePort();
+  while (reportPort === port || reportPort === metricsPort) reportPort = await freePort();
+  return { port, metricsPort, reportPort };
 }
 
 /** A certificate directory as a mounted Secret would provide it (tls.crt, tls.key). */

@@ -208,7 +208,7 @@ describe('the unpacked image, started read-only as uid 107', () => {
       'webhook', '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:test', '--gate-source', 'always',
       // No apiserver here: a fixed sidecar shape and no namespace-limit watches.
       '--sidecar-mode', 'native', '--namespace-limits', 'ignore',
-      '--port', String(port), '--metrics-port', String(metricsPort), '--shutdown-delay-ms', '0',
+      '--port', String(port), '--metrics-port', String(metricsPort), '--report-port', String(await freePort()), '--shutdown-delay-ms', '0',
     ]);
     const c = collect(child);
     await until('webhook /readyz', async () => ((await get(https, '127.0.0.1', port, '/readyz')).status === 200 ? true : undefined), c.err);

@@ -109,7 +109,7 @@ describe('Prometheus scrapes the webhook (real prometheus + real webhook on loop
       process.execPath,
       [
         CLI, 'webhook', '--dev-self-signed', '--gate-source', 'kubevirt', '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt',
-        '--watch-target-pods', '--bind-address', '127.0.0.1', '--port', String(webhookPort), '--metrics-port', String(metricsPort),
+        '--watch-target-pods', '--bind-address', '127.0.0.1', '--port', String(webhookPort), '--metrics-port', String(metricsPort), '--report-port', String(await freePort()),
         // Every target injected, so the shared-CPU dry run is an injected one counted apart.
         '--image', IMAGE, '--log-level', 'warn', '--inject-policy', 'always',
       ],

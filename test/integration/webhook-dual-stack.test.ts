@@ -33,7 +33,7 @@ test('with the default bind address the webhook answers on 127.0.0.1 and on ::1'
   const metricsPort = await freePort();
   const done = main([
     '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'always',
-    '--port', String(port), '--metrics-port', String(metricsPort), '--shutdown-delay-ms', '0', '--log-level', 'silent',
+    '--port', String(port), '--metrics-port', String(metricsPort), '--report-port', String(await freePort()), '--shutdown-delay-ms', '0', '--log-level', 'silent',
   ]);
   try {
     let up = 0;

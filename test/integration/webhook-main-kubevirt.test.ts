@@ -30,7 +30,7 @@ test('follows the KubeVirt CR from a kubeconfig (kube-apiserver test double): un
     const done = main([
       '--dev-self-signed', '--image', 'registry.example.com/premigration-hooks:v0.1.0', '--gate-source', 'kubevirt',
       '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt', '--watch-target-pods',
-      '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
+      '--port', String(port), '--metrics-port', String(metricsPort), '--report-port', String(await freePort()), '--bind-address', '127.0.0.1',
       '--shutdown-delay-ms', '0', '--log-level', 'silent',
     ]);
     await waitFor(() => api.countRequests({ plural: 'kubevirts', watch: false }) >= 1, 'first KubeVirt list');

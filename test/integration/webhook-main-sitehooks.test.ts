@@ -44,7 +44,7 @@ test('SiteHooks from the API (test double): status once per generation, coexist 
       '--kubeconfig', kubeconfig, '--kubevirt-namespace', 'kubevirt',
       // Only disk-namespace, which does not apply to this pod (no decentralized target): the SiteHook alone decides.
       '--hooks', 'disk-namespace',
-      '--port', String(port), '--metrics-port', String(metricsPort), '--bind-address', '127.0.0.1',
+      '--port', String(port), '--metrics-port', String(metricsPort), '--report-port', String(await freePort()), '--bind-address', '127.0.0.1',
       '--shutdown-delay-ms', '0', '--log-level', 'silent',
     ]);
     await waitFor(() => api.statusWrites.filter((w) => w.stored).length === 2, 'both SiteHooks got a status');
